@@ -1,0 +1,245 @@
+"""False-alarm budgets and the thresholds that keep them.
+
+An operator states a budget: on a stable stream, the expected number of events
+between false alarms (default 100,000), for a whole model (the default) or for each
+monitor. Every detector of streamproc is a CUSUM-type test on a statistic that is
+standardised against the reference window, so one budget maps to a threshold on
+any feature's location and scale:
+
+* **Gaussian CUSUM** (Page-Hinkley on block means, the spread test on block
+  log-variances, the categorical chi-square test). Each block statistic is
+  approximately N(0, 1) on a stable stream (central limit theorem on blocks of
+  ``block_size`` events). The in-control average run length (ARL) of a one-sided
+  CUSUM with allowance ``k`` and threshold ``h`` follows Siegmund's approximation
+  ``ARL = (exp(2 k b) - 2 k b - 1) / (2 k^2)`` with ``b = h + 1.166``. The reference
+  mean and scale are estimates, not truths: an error ``e`` in the mean turns the
+  drift into ``-k + e`` on one side, which shortens the ARL a lot. The threshold is
+  therefore solved so that the *expected* false-alarm rate, averaged over the
+  sampling error of the reference (Gauss-Hermite quadrature over the mean and the
+  log-scale errors), equals the budget.
+* **Bernoulli CUSUM** (missing rate, out-of-range rate, type changes, unseen
+  categories, classification error rate). Its increments are log-likelihood ratios,
+  for which Lorden's bound gives ``ARL >= exp(h)``: the threshold ``h = ln(ARL)``
+  keeps the budget whatever the rate, as long as the true in-control rate does not
+  exceed the design rate; the design rate is an upper confidence bound of the
+  reference estimate.
+* **ADWIN** checks a Bernstein-type bound with confidence ``delta`` at every check:
+  the expected number of false cuts per check is at most ``delta``, so
+  ``delta = checks per budget^-1`` is a (conservative) bound.
+
+A model's budget is split between its inputs, predictions and performance (80/10/10),
+then evenly over the detectors of each (Bonferroni): false-alarm rates add, so a
+model with 50 features alarms no more often than the budget says.
+Assumptions: events are independent on a stable stream (autocorrelated features
+alarm more often) and a block of ``block_size`` events is enough for the central
+limit theorem (very heavy tails alarm more often). ``benchmarks/detection.py``
+measures what these assumptions cost.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = [
+    "GROUP_SHARES",
+    "FalseAlarmBudget",
+    "adwin_delta",
+    "bernoulli_threshold",
+    "cusum_arl",
+    "cusum_threshold",
+    "range_rate_bound",
+    "wilson_upper",
+]
+
+# Siegmund's correction for the overshoot of a Gaussian random walk over the threshold.
+_SIEGMUND_OVERSHOOT = 1.166
+# Gauss-Hermite nodes (probabilists') for averaging over reference sampling error:
+# 24 nodes integrate the exponential tails of the rate accurately for errors up to
+# ~0.3 standard deviations of the block statistic.
+_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(24)
+_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
+
+
+# Share of a model's false-alarm budget per signal group. Inputs get most of it: a
+# model has many features and few outputs; the prediction and performance detectors
+# still get a 10% share each, i.e. more per detector than a feature has.
+GROUP_SHARES = {"features": 0.8, "predictions": 0.1, "performance": 0.1}
+
+
+@dataclass(frozen=True)
+class FalseAlarmBudget:
+    """Expected number of events between false alarms on a stable stream.
+
+    Parameters
+    ----------
+    events
+        Events between false alarms (default 100,000).
+    scope
+        ``"model"``: the budget holds for a whole model and is split over all its
+        detectors (default). ``"monitor"``: it holds for each monitor, i.e. each
+        (model, signal, feature), and is split over that monitor's detectors.
+
+    With ``scope="model"`` the budget is first split between the model's three
+    signal groups (see :data:`GROUP_SHARES`): input features (with their data
+    quality), predictions, and performance. Each group's share is then split
+    evenly over its detectors. The shares are fixed so that a group's thresholds
+    depend only on its own topic's events, never on which topic a worker happened
+    to read first: that is what keeps detections identical after a crash.
+
+    Examples
+    --------
+    >>> FalseAlarmBudget(100_000).detector_events(48, 6, group="features")
+    6000000.0
+    >>> FalseAlarmBudget(100_000).detector_events(4, 4, group="predictions")
+    4000000.0
+    >>> FalseAlarmBudget(100_000, "monitor").detector_events(48, 6)
+    600000.0
+    """
+
+    events: float = 100_000.0
+    scope: str = "model"
+
+    def __post_init__(self) -> None:
+        if not self.events >= 10:
+            raise ValueError(f"false-alarm budget must be at least 10 events, got {self.events!r}")
+        if self.scope not in ("model", "monitor"):
+            raise ValueError(f"budget scope must be 'model' or 'monitor', got {self.scope!r}")
+
+    def detector_events(
+        self, n_group_detectors: int, n_monitor_detectors: int, group: str = "features"
+    ) -> float:
+        """Events between false alarms that one detector may use (Bonferroni split)."""
+        if self.scope == "monitor":
+            return float(self.events) * max(1, n_monitor_detectors)
+        return float(self.events) * max(1, n_group_detectors) / GROUP_SHARES[group]
+
+
+def cusum_arl(h: float, k: float, drift: float = 0.0, scale: float = 1.0) -> float:
+    """Siegmund's average run length of a one-sided CUSUM.
+
+    The increments are ``N(drift, scale^2)``; the CUSUM subtracts ``k`` and stops at ``h``.
+
+    >>> round(cusum_arl(5.0, 0.5))
+    938
+    """
+    delta = (drift - k) / scale
+    b = h / scale + _SIEGMUND_OVERSHOOT
+    if abs(delta) < 1e-9:
+        return b * b
+    x = min(-2.0 * delta * b, 700.0)
+    return (math.exp(x) + 2.0 * delta * b - 1.0) / (2.0 * delta * delta)
+
+
+def _expected_rate(h: float, k: float, sides: int, mean_se: float, scale_se: float) -> float:
+    eps = _NODES * mean_se
+    # An error of e in the reference scale multiplies the statistic's spread by exp(e).
+    scales = np.exp(_NODES * scale_se)
+    e, s = np.meshgrid(eps, scales, indexing="ij")
+    w = np.outer(_WEIGHTS, _WEIGHTS)
+    total = 0.0
+    for sign in (1.0, -1.0)[:sides]:
+        delta = (sign * e - k) / s
+        b = h / s + _SIEGMUND_OVERSHOOT
+        small = np.abs(delta) < 1e-9
+        safe = np.where(small, 1.0, delta)
+        x = np.minimum(-2.0 * safe * b, 700.0)
+        arl = np.where(small, b * b, (np.exp(x) + 2.0 * safe * b - 1.0) / (2.0 * safe * safe))
+        total += float((w / np.maximum(arl, 1.0)).sum())
+    return total
+
+
+@lru_cache(maxsize=4096)
+def cusum_threshold(
+    arl: float, k: float, sides: int = 2, mean_se: float = 0.0, scale_se: float = 0.0
+) -> float:
+    """Threshold ``h`` of a CUSUM whose expected false-alarm rate is ``1 / arl``.
+
+    ``arl`` is in units of the statistic (blocks), ``k`` is the allowance, ``sides``
+    is 1 (one-sided) or 2 (the rate of both sides together), ``mean_se`` and
+    ``scale_se`` are the standard errors of the reference mean (in units of the
+    statistic's standard deviation) and of the log reference scale.
+
+    >>> round(cusum_threshold(1000.0, 0.5, sides=1), 2)
+    5.06
+    >>> cusum_threshold(1000.0, 0.5, 1, mean_se=0.1) > cusum_threshold(1000.0, 0.5, 1)
+    True
+    """
+    if arl <= 1.0:
+        raise ValueError(f"arl must exceed 1, got {arl!r}")
+    if k <= 0:
+        raise ValueError(f"allowance k must be positive, got {k!r}")
+    target = 1.0 / arl
+    lo, hi = 0.0, 1.0
+    while _expected_rate(hi, k, sides, mean_se, scale_se) > target:
+        hi *= 2.0
+        if hi > 1e6:
+            raise ValueError(
+                f"no threshold reaches an ARL of {arl:g} with k={k:g} and mean_se={mean_se:g}; "
+                "use a larger reference window"
+            )
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        if _expected_rate(mid, k, sides, mean_se, scale_se) > target:
+            lo = mid
+        else:
+            hi = mid
+    return hi
+
+
+def bernoulli_threshold(arl_events: float) -> float:
+    """Threshold of a Bernoulli log-likelihood-ratio CUSUM (Lorden: ARL >= exp(h)).
+
+    >>> round(bernoulli_threshold(1e6), 3)
+    13.816
+    """
+    if arl_events <= 1.0:
+        raise ValueError(f"arl must exceed 1, got {arl_events!r}")
+    return math.log(arl_events)
+
+
+def adwin_delta(arl_updates: float, clock: int) -> float:
+    """ADWIN confidence so that false cuts happen at most once per ``arl_updates``.
+
+    >>> adwin_delta(100_000, 4)
+    4e-05
+    """
+    return min(0.05, clock / float(arl_updates))
+
+
+# z of the upper confidence bound on a reference rate. A reference that under-counts
+# makes a Bernoulli CUSUM alarm within thousands of events, so the bound must almost
+# never be wrong: z = 4 (one-sided 3e-5) keeps that term far below any budget.
+RATE_BOUND_Z = 4.0
+
+
+def wilson_upper(successes: float, n: float, z: float = RATE_BOUND_Z) -> float:
+    """Upper Wilson score bound of a proportion (one-sided, z = 4 by default).
+
+    >>> round(wilson_upper(0, 2000), 5), round(wilson_upper(200, 2000), 4)
+    (0.00794, 0.1301)
+    """
+    if n <= 0:
+        return 1.0
+    p = successes / n
+    z2 = z * z
+    centre = p + z2 / (2.0 * n)
+    spread = z * math.sqrt(max(p * (1.0 - p) / n + z2 / (4.0 * n * n), 0.0))
+    return min(1.0, (centre + spread) / (1.0 + z2 / n))
+
+
+# Out-of-range mass of a [min, max] range learnt from n values is Beta(2, n - 1),
+# about Gamma(2)/n: it exceeds 14/n with probability (1 + 14) e^-14 ~ 1.2e-5.
+_RANGE_TAIL = 14.0
+
+
+def range_rate_bound(n: int) -> float:
+    """Design out-of-range rate for a range learnt from ``n`` values (distribution-free).
+
+    >>> range_rate_bound(2000)
+    0.007
+    """
+    return min(_RANGE_TAIL / n, 0.5)

@@ -1,0 +1,184 @@
+"""All monitors of one input feature: its values and its data quality."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .categorical import CategoricalMonitor
+from .detection import Detection
+from .numeric import NumericMonitor
+from .rates import RateMonitor
+from .settings import MonitorSettings
+
+__all__ = ["FeatureMonitor", "kind_of"]
+
+_NUMERIC_TYPES = {float, int, type(None)}
+
+
+def kind_of(value: Any) -> str | None:
+    """The monitor kind a first non-null value calls for.
+
+    >>> kind_of(1.5), kind_of(True), kind_of("fr"), kind_of(None)
+    ('numeric', 'categorical', 'categorical', None)
+    """
+    if value is None:
+        return None
+    if isinstance(value, (bool, str)):
+        return "categorical"
+    if isinstance(value, (int, float)):
+        return "numeric"
+    return None
+
+
+def _category(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return value
+
+
+class FeatureMonitor:
+    """Values (numeric or categorical), null rate and type changes of one feature.
+
+    A value of the wrong type (a string in a numeric feature, a number in a
+    categorical one) counts as a type mismatch, not as a value; ``None`` (or an
+    absent key) counts as missing.
+
+    Examples
+    --------
+    >>> settings = MonitorSettings(reference_size=100)
+    >>> fm = FeatureMonitor(settings, "score", "numeric")
+    >>> fm.calibrate(1e6)
+    >>> col = [float(i % 7) for i in range(300)] + [None] * 60
+    >>> pos = np.arange(len(col)); ts = pos * 1.0
+    >>> [(d.detector, d.position, d.onset_position) for d in fm.update(col, pos, ts)]
+    [('missing_rate', 319, 300)]
+    """
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        name: str,
+        kind: str,
+        signal: str = "feature",
+        quality: bool = True,
+        label: str | None = None,
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.signal = signal
+        self.quality = quality
+        # Name reported in alerts: the feature, or None for a model's prediction itself.
+        self.label = name if label is None and signal == "feature" else label
+        if kind == "numeric":
+            self.values: NumericMonitor | CategoricalMonitor = NumericMonitor(
+                settings, signal, self.label
+            )
+        elif kind == "categorical":
+            self.values = CategoricalMonitor(settings, signal, self.label)
+        else:
+            raise ValueError(f"feature kind must be 'numeric' or 'categorical', got {kind!r}")
+        self.missing = RateMonitor(settings, "data_quality", self.label, "missing_rate")
+        self.type_mismatch = RateMonitor(
+            settings, "data_quality", self.label, "type_mismatch_rate"
+        )
+        self.n_events = 0
+
+    @property
+    def n_detectors(self) -> int:
+        return self.values.n_detectors + (2 if self.quality else 0)
+
+    def calibrate(self, arl_events: float) -> None:
+        self.values.calibrate(arl_events)
+        self.missing.calibrate(arl_events)
+        self.type_mismatch.calibrate(arl_events)
+
+    @property
+    def current_mean(self) -> float | None:
+        return self.values.current_mean if isinstance(self.values, NumericMonitor) else None
+
+    def update(self, column: list[Any], pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
+        """Feed one value per event (``None`` when missing); return detections."""
+        n = len(column)
+        self.n_events += n
+        types = set(map(type, column))
+        if self.kind == "numeric":
+            if types <= _NUMERIC_TYPES:
+                x = np.array(column, dtype=np.float64)
+                mismatch = None
+            else:
+                mismatch = np.fromiter(
+                    (type(v) not in _NUMERIC_TYPES for v in column), dtype=bool, count=n
+                )
+                x = np.array(
+                    [v if type(v) in _NUMERIC_TYPES else None for v in column], dtype=np.float64
+                )
+            # Values too large for a double arrive as inf: they are not valid values.
+            missing = np.isnan(x) if mismatch is None else np.isnan(x) & ~mismatch
+            usable = np.isfinite(x)
+        else:
+            missing = np.fromiter((v is None for v in column), dtype=bool, count=n)
+            if types <= {str, type(None)}:
+                mismatch = None
+            else:
+                mismatch = np.fromiter(
+                    (v is not None and not isinstance(v, (str, bool)) for v in column),
+                    dtype=bool,
+                    count=n,
+                )
+            usable = ~missing if mismatch is None else ~missing & ~mismatch
+        out: list[Detection] = []
+        if self.quality:
+            out += self.missing.update(missing, pos, ts)
+            out += self.type_mismatch.update(
+                np.zeros(n, dtype=bool) if mismatch is None else mismatch, pos, ts
+            )
+        idx = None if usable.all() else np.flatnonzero(usable)
+        vpos = pos if idx is None else pos[idx]
+        vts = ts if idx is None else ts[idx]
+        if self.kind == "numeric":
+            values = x if idx is None else x[idx]
+            out += self.values.update(values, vpos, vts)  # type: ignore[arg-type]
+        else:
+            cats = (
+                [_category(v) for v in column]
+                if idx is None
+                else [_category(column[k]) for k in idx.tolist()]
+            )
+            out += self.values.update(cats, vpos, vts)  # type: ignore[arg-type]
+        out.sort(key=lambda d: d.position)
+        return out
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "signal": self.signal,
+            "quality": self.quality,
+            "label": self.label,
+            "values": self.values.to_state(),
+            "missing": self.missing.to_state(),
+            "type": self.type_mismatch.to_state(),
+            "n": self.n_events,
+        }
+
+    @classmethod
+    def from_state(cls, settings: MonitorSettings, state: dict[str, Any]) -> FeatureMonitor:
+        label = state["label"]
+        fm = cls(
+            settings,
+            str(state["name"]),
+            str(state["kind"]),
+            str(state["signal"]),
+            bool(state["quality"]),
+            None if label is None else str(label),
+        )
+        fm.values.load_state(state["values"])
+        fm.missing.load_state(state["missing"])
+        fm.type_mismatch.load_state(state["type"])
+        fm.n_events = int(state["n"])
+        return fm
+

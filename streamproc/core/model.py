@@ -1,0 +1,320 @@
+"""All monitors of one model version, and the split of its false-alarm budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .detection import Detection
+from .feature import FeatureMonitor, kind_of
+from .join import Outcome
+from .numeric import NumericMonitor
+from .rates import RateMonitor
+from .settings import MonitorSettings
+
+__all__ = ["ModelMonitor", "MonitorView", "task_of"]
+
+PREDICTION = "prediction"
+
+
+class MonitorView(NamedTuple):
+    """What metrics show of one monitor."""
+
+    signal: str
+    name: str
+    observations: int
+    mean: float | None
+    reference_mean: float | None
+    reference_sd: float | None
+
+
+def _view(signal: str, name: str, fm: FeatureMonitor) -> MonitorView:
+    ref = fm.values.reference if isinstance(fm.values, NumericMonitor) else None
+    ref = ref or {}
+    return MonitorView(signal, name, fm.n_events, fm.current_mean, ref.get("mean"), ref.get("sd"))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def task_of(prediction: Any, label: Any) -> str:
+    """Classification unless both sides are numbers and one of them is fractional.
+
+    JSON integers on both sides (0/1 classes) count as classification.
+
+    >>> task_of("cat", "dog"), task_of(1, 0), task_of(2.5, 3), task_of(True, 1)
+    ('classification', 'classification', 'regression', 'classification')
+    """
+    numbers = _is_number(prediction) and _is_number(label)
+    if numbers and (isinstance(prediction, float) or isinstance(label, float)):
+        return "regression"
+    return "classification"
+
+
+def _norm_class(value: Any) -> str:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class ModelMonitor:
+    """Monitors of one (model_id, model_version), discovered from its events.
+
+    Every detector of the model shares the budget (see
+    :class:`~streamproc.core.calibration.FalseAlarmBudget`); when a feature is
+    discovered, the split is recomputed within its signal group.
+
+    Examples
+    --------
+    >>> settings = MonitorSettings(reference_size=200)
+    >>> mm = ModelMonitor(settings, "churn", "v1")
+    >>> rng = np.random.default_rng(4)
+    >>> feats = [{"age": float(a), "plan": "pro"} for a in rng.normal(40, 5, 2000)]
+    >>> feats += [{"age": float(a), "plan": "pro"} for a in rng.normal(46, 5, 500)]
+    >>> dets = mm.observe_features(feats, np.arange(2500.0), np.arange(2500))
+    >>> [(d.feature, d.detector, d.position) for d in dets]
+    [('age', 'page_hinkley', 2087)]
+    >>> mm.n_detectors
+    10
+    """
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        model_id: str,
+        model_version: str,
+        max_features: int = 1000,
+        task: str = "auto",
+    ) -> None:
+        if task not in ("auto", "classification", "regression"):
+            raise ValueError(f"task must be auto, classification or regression, got {task!r}")
+        self.settings = settings
+        self.model_id = model_id
+        self.model_version = model_version
+        self.max_features = max_features
+        self.task = task
+        self.features: dict[str, FeatureMonitor] = {}
+        self.predictions: dict[str, FeatureMonitor] = {}  # "prediction" and "score:<class>"
+        self.performance: NumericMonitor | RateMonitor | None = None
+        self.n_feature_events = 0
+        self.n_prediction_events = 0
+        self.n_outcomes = 0
+        self.ignored_features = 0
+
+    # -- budget ----------------------------------------------------------------------------
+    def _monitors(self) -> list[Any]:
+        monitors: list[Any] = [*self.features.values(), *self.predictions.values()]
+        if self.performance is not None:
+            monitors.append(self.performance)
+        return monitors
+
+    @property
+    def n_detectors(self) -> int:
+        return sum(m.n_detectors for m in self._monitors())
+
+    def _groups(self) -> dict[str, list[Any]]:
+        return {
+            "features": list(self.features.values()),
+            "predictions": list(self.predictions.values()),
+            "performance": [] if self.performance is None else [self.performance],
+        }
+
+    def _recalibrate(self, group: str | None = None) -> None:
+        """Re-split the budget over a group's detectors (all groups if None)."""
+        budget = self.settings.budget
+        for name, monitors in self._groups().items():
+            if group is not None and name != group:
+                continue
+            total = sum(m.n_detectors for m in monitors)
+            for monitor in monitors:
+                monitor.calibrate(budget.detector_events(total, monitor.n_detectors, name))
+
+    # -- features ---------------------------------------------------------------------------
+    def observe_features(
+        self, features: Sequence[dict[str, Any]], ts: np.ndarray, rows: np.ndarray
+    ) -> list[Detection]:
+        """Feed feature objects (one per event) with event times and batch rows."""
+        n = len(features)
+        base = self.n_feature_events
+        self.n_feature_events += n
+        pos = np.arange(base, base + n, dtype=np.int64)
+        added = False
+        for name in dict.fromkeys(chain.from_iterable(features)):
+            if name in self.features:
+                continue
+            if len(self.features) >= self.max_features:
+                self.ignored_features += 1
+                continue
+            kind = next((k for k in (kind_of(f.get(name)) for f in features) if k), None)
+            if kind is not None:
+                self.features[name] = FeatureMonitor(self.settings, name, kind)
+                added = True
+        if added:
+            self._recalibrate("features")
+        out: list[Detection] = []
+        for name, monitor in self.features.items():
+            out += monitor.update([f.get(name) for f in features], pos, ts)
+        return self._finish(out, base, rows)
+
+    # -- predictions ------------------------------------------------------------------------
+    def observe_predictions(
+        self,
+        predictions: Sequence[Any],
+        scores: Sequence[dict[str, float] | None],
+        ts: np.ndarray,
+        rows: np.ndarray,
+    ) -> list[Detection]:
+        """Feed predictions (and optional class scores) with event times and batch rows."""
+        n = len(predictions)
+        base = self.n_prediction_events
+        self.n_prediction_events += n
+        pos = np.arange(base, base + n, dtype=np.int64)
+        added = False
+        if PREDICTION not in self.predictions:
+            kind = next((k for k in map(kind_of, predictions) if k), None)
+            if kind is not None:
+                self.predictions[PREDICTION] = FeatureMonitor(
+                    self.settings, PREDICTION, kind, signal="prediction", quality=False
+                )
+                added = True
+        with_scores = [s for s in scores if s]
+        classes = dict.fromkeys(chain.from_iterable(with_scores)) if with_scores else {}
+        for cls in classes:
+            key = f"score:{cls}"
+            if key not in self.predictions and len(self.predictions) <= self.max_features:
+                self.predictions[key] = FeatureMonitor(
+                    self.settings, key, "numeric", signal="prediction", quality=False, label=key
+                )
+                added = True
+        if added:
+            self._recalibrate("predictions")
+        out: list[Detection] = []
+        for key, monitor in self.predictions.items():
+            if key == PREDICTION:
+                column = list(predictions)
+            else:
+                cls = key[len("score:") :]
+                column = [s.get(cls) if s else None for s in scores]
+            out += monitor.update(column, pos, ts)
+        return self._finish(out, base, rows)
+
+    # -- performance ------------------------------------------------------------------------
+    def observe_outcomes(
+        self, outcomes: Sequence[Outcome], rows: np.ndarray
+    ) -> list[Detection]:
+        """Feed joined (prediction, label) pairs; rows are the completing events' rows."""
+        if not outcomes:
+            return []
+        n = len(outcomes)
+        base = self.n_outcomes
+        self.n_outcomes += n
+        pos = np.arange(base, base + n, dtype=np.int64)
+        ts = np.fromiter((o.timestamp for o in outcomes), dtype=np.float64, count=n)
+        if self.performance is None:
+            first = outcomes[0]
+            task = self.task if self.task != "auto" else task_of(first.prediction, first.label)
+            if task == "regression":
+                self.performance = NumericMonitor(self.settings, "performance", "abs_error")
+            else:
+                self.performance = RateMonitor(self.settings, "performance", None, "error_rate")
+            self._recalibrate("performance")
+        if isinstance(self.performance, NumericMonitor):
+            errors = np.fromiter(
+                (
+                    abs(float(o.prediction) - float(o.label))
+                    if _is_number(o.prediction) and _is_number(o.label)
+                    else np.nan
+                    for o in outcomes
+                ),
+                dtype=np.float64,
+                count=n,
+            )
+            ok = np.isfinite(errors)
+            dets = self.performance.update(errors[ok], pos[ok], ts[ok])
+        else:
+            wrong = np.fromiter(
+                (_norm_class(o.prediction) != _norm_class(o.label) for o in outcomes),
+                dtype=bool,
+                count=n,
+            )
+            dets = self.performance.update(wrong, pos, ts)
+        return self._finish(dets, base, rows)
+
+    @staticmethod
+    def _finish(dets: list[Detection], base: int, rows: np.ndarray) -> list[Detection]:
+        for d in dets:
+            d.source_row = int(rows[d.position - base])
+        dets.sort(key=lambda d: d.position)
+        return dets
+
+    # -- views and state ---------------------------------------------------------------------
+    def monitor_views(self) -> list[MonitorView]:
+        """One view per value monitor (features, predictions, performance), for metrics."""
+        views = [_view("feature", name, fm) for name, fm in self.features.items()]
+        views += [_view("prediction", key, fm) for key, fm in self.predictions.items()]
+        perf = self.performance
+        if isinstance(perf, NumericMonitor):
+            ref = perf.reference or {}
+            views.append(
+                MonitorView("performance", "abs_error", perf.n, perf.current_mean,
+                            ref.get("mean"), ref.get("sd"))
+            )
+        elif perf is not None:
+            views.append(
+                MonitorView("performance", "error_rate", perf.n, perf.current_rate,
+                            perf.reference_rate, None)
+            )
+        return views
+
+    def to_state(self) -> dict[str, Any]:
+        perf = self.performance
+        return {
+            "model_id": self.model_id,
+            "model_version": self.model_version,
+            "task": self.task,
+            "max_features": self.max_features,
+            "features": [fm.to_state() for fm in self.features.values()],
+            "predictions": [fm.to_state() for fm in self.predictions.values()],
+            "performance": None
+            if perf is None
+            else {
+                "kind": "numeric" if isinstance(perf, NumericMonitor) else "rate",
+                "state": perf.to_state(),
+            },
+            "n": [self.n_feature_events, self.n_prediction_events, self.n_outcomes,
+                  self.ignored_features],
+        }
+
+    @classmethod
+    def from_state(cls, settings: MonitorSettings, state: dict[str, Any]) -> ModelMonitor:
+        mm = cls(
+            settings,
+            str(state["model_id"]),
+            str(state["model_version"]),
+            int(state["max_features"]),
+            str(state["task"]),
+        )
+        for fs in state["features"]:
+            fm = FeatureMonitor.from_state(settings, fs)
+            mm.features[fm.name] = fm
+        for fs in state["predictions"]:
+            fm = FeatureMonitor.from_state(settings, fs)
+            mm.predictions[fm.name] = fm
+        perf = state["performance"]
+        if perf is not None:
+            if perf["kind"] == "numeric":
+                mm.performance = NumericMonitor(settings, "performance", "abs_error")
+            else:
+                mm.performance = RateMonitor(settings, "performance", None, "error_rate")
+            mm.performance.load_state(perf["state"])
+        counts = [int(v) for v in state["n"]]
+        mm.n_feature_events, mm.n_prediction_events, mm.n_outcomes, mm.ignored_features = counts
+        return mm

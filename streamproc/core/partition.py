@@ -1,0 +1,241 @@
+"""The unit of state: every monitor fed by one partition number of the input topics.
+
+Input topics are keyed by model_id and co-partitioned, so partition ``p`` of
+``features``, ``predictions`` and ``labels`` carries all events of the same models.
+A :class:`PartitionMonitors` holds those models' monitors, their label joins, and
+for each input topic the offset of the last event it has absorbed. A snapshot of
+it therefore says exactly which events it includes: after a crash, the worker
+restores the snapshot and skips events at or below those offsets, so every event
+is counted once however often Kafka redelivers it.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .alerts import make_alert
+from .detection import Detection
+from .events import InputEvent
+from .join import JoinBuffer, Outcome
+from .model import ModelMonitor
+from .settings import DetectionConfig
+
+__all__ = ["Applied", "PartitionMonitors"]
+
+
+@dataclass
+class Applied:
+    """What applying a batch produced: alerts to publish, and suppressed detections."""
+
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+    suppressed: list[tuple[str, Detection]] = field(default_factory=list)  # (model_id, det)
+    skipped: int = 0  # events at or below the absorbed offset (redeliveries)
+
+
+class PartitionMonitors:
+    """Monitors of the models whose events land in one partition number.
+
+    Examples
+    --------
+    >>> from streamproc.core.settings import MonitorSettings
+    >>> pm = PartitionMonitors(DetectionConfig(MonitorSettings(reference_size=64)), 0)
+    >>> def ev(o, x):
+    ...     return InputEvent("features", o, "m", "1", f"e{o}", float(o), {"features": {"x": x}})
+    >>> batch = [ev(o, float(o % 5)) for o in range(100)]
+    >>> pm.apply("features", "features", batch, detected_at=0.0).alerts
+    []
+    >>> pm.apply("features", "features", batch[:10], detected_at=0.0).skipped  # redelivered
+    10
+    >>> pm.offsets, pm.observations("m")
+    ({'features': 99}, {('feature', 'x'): 100})
+    """
+
+    def __init__(self, config: DetectionConfig, partition: int) -> None:
+        self.config = config
+        self.partition = partition
+        self.offsets: dict[str, int] = {}
+        self.models: OrderedDict[str, OrderedDict[str, ModelMonitor]] = OrderedDict()
+        self.joins: dict[str, JoinBuffer] = {}
+
+    # -- routing ----------------------------------------------------------------------------
+    def absorbed(self, kind: str) -> int:
+        """Offset of the last event of ``kind`` this state includes (-1: none)."""
+        return self.offsets.get(kind, -1)
+
+    def _model(self, model_id: str, version: str) -> ModelMonitor:
+        versions = self.models.get(model_id)
+        if versions is None:
+            versions = self.models[model_id] = OrderedDict()
+        mm = versions.get(version)
+        if mm is None:
+            cfg = self.config
+            mm = versions[version] = ModelMonitor(
+                cfg.settings_for(model_id), model_id, version, cfg.max_features,
+                cfg.task_for(model_id),
+            )
+            while len(versions) > cfg.max_versions:
+                versions.popitem(last=False)
+        else:
+            versions.move_to_end(version)
+        return mm
+
+    def _join(self, model_id: str) -> JoinBuffer:
+        jb = self.joins.get(model_id)
+        if jb is None:
+            cfg = self.config
+            jb = self.joins[model_id] = JoinBuffer(
+                cfg.join_max_predictions, cfg.join_max_labels, cfg.join_window_seconds
+            )
+        return jb
+
+    def apply(
+        self,
+        kind: str,
+        topic: str,
+        events: list[InputEvent],
+        detected_at: float,
+        last_offset: int | None = None,
+    ) -> Applied:
+        """Absorb valid events of one input topic, in offset order.
+
+        ``last_offset`` is the offset of the last message of the batch, valid or not
+        (rejected messages are absorbed too: they went to the dead-letter topic).
+        """
+        done = Applied()
+        floor = self.absorbed(kind)
+        fresh = [e for e in events if e.offset > floor]
+        done.skipped = len(events) - len(fresh)
+        if fresh:
+            if kind == "features":
+                self._features(fresh, topic, detected_at, done)
+            elif kind == "predictions":
+                self._predictions(fresh, topic, detected_at, done)
+            elif kind == "labels":
+                self._labels(fresh, topic, detected_at, done)
+            else:
+                raise ValueError(f"unknown input kind {kind!r}")
+            floor = max(floor, fresh[-1].offset)
+        if last_offset is not None:
+            floor = max(floor, last_offset)
+        if floor >= 0:
+            self.offsets[kind] = floor
+        done.alerts.sort(key=lambda a: a["source"]["offset"])
+        return done
+
+    @staticmethod
+    def _groups(events: list[InputEvent]) -> dict[tuple[str, str], list[int]]:
+        groups: dict[tuple[str, str], list[int]] = {}
+        for row, e in enumerate(events):
+            groups.setdefault((e.model_id, e.model_version or ""), []).append(row)
+        return groups
+
+    def _emit(
+        self,
+        dets: list[Detection],
+        mm: ModelMonitor,
+        events: list[InputEvent],
+        topic: str,
+        detected_at: float,
+        done: Applied,
+    ) -> None:
+        for d in dets:
+            if d.suppressed:
+                done.suppressed.append((mm.model_id, d))
+                continue
+            src = events[d.source_row]
+            done.alerts.append(
+                make_alert(d, mm.model_id, mm.model_version, topic, self.partition, src.offset,
+                           detected_at)
+            )
+
+    def _features(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
+        for (model_id, version), rows in self._groups(events).items():
+            mm = self._model(model_id, version)
+            feats = [events[r].body["features"] for r in rows]
+            ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
+            dets = mm.observe_features(feats, ts, np.asarray(rows))
+            self._emit(dets, mm, events, topic, now, done)
+
+    def _predictions(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
+        outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]] = {}
+        for (model_id, version), rows in self._groups(events).items():
+            mm = self._model(model_id, version)
+            bodies = [events[r].body for r in rows]
+            ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
+            dets = mm.observe_predictions(
+                [b["prediction"] for b in bodies], [b.get("scores") for b in bodies], ts,
+                np.asarray(rows),
+            )
+            self._emit(dets, mm, events, topic, now, done)
+        for row, e in enumerate(events):
+            outcome = self._join(e.model_id).add_prediction(
+                e.event_id, e.model_version or "", e.body["prediction"], e.timestamp
+            )
+            if outcome is not None:
+                lists = outcomes.setdefault((e.model_id, outcome.model_version), ([], []))
+                lists[0].append(outcome)
+                lists[1].append(row)
+        self._outcomes(outcomes, events, topic, now, done)
+
+    def _labels(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
+        outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]] = {}
+        for row, e in enumerate(events):
+            outcome = self._join(e.model_id).add_label(e.event_id, e.body["label"], e.timestamp)
+            if outcome is not None:
+                lists = outcomes.setdefault((e.model_id, outcome.model_version), ([], []))
+                lists[0].append(outcome)
+                lists[1].append(row)
+        self._outcomes(outcomes, events, topic, now, done)
+
+    def _outcomes(
+        self,
+        outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]],
+        events: list[InputEvent],
+        topic: str,
+        now: float,
+        done: Applied,
+    ) -> None:
+        for (model_id, version), (items, rows) in outcomes.items():
+            mm = self._model(model_id, version)
+            dets = mm.observe_outcomes(items, np.asarray(rows))
+            self._emit(dets, mm, events, topic, now, done)
+
+    # -- views --------------------------------------------------------------------------------
+    def active_versions(self) -> dict[str, ModelMonitor]:
+        """Model id to its most recently seen version's monitors."""
+        return {mid: next(reversed(v.values())) for mid, v in self.models.items() if v}
+
+    def observations(self, model_id: str) -> dict[tuple[str, str], int]:
+        """(signal, name) to events absorbed, summed over the model's monitored versions."""
+        counts: dict[tuple[str, str], int] = {}
+        for mm in self.models.get(model_id, {}).values():
+            for view in mm.monitor_views():
+                key = (view.signal, view.name)
+                counts[key] = counts.get(key, 0) + view.observations
+        return counts
+
+    # -- state ---------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "partition": self.partition,
+            "offsets": dict(self.offsets),
+            "models": [mm.to_state() for v in self.models.values() for mm in v.values()],
+            "joins": {mid: jb.to_state() for mid, jb in self.joins.items()},
+        }
+
+    @classmethod
+    def from_state(cls, config: DetectionConfig, state: dict[str, Any]) -> PartitionMonitors:
+        pm = cls(config, int(state["partition"]))
+        pm.offsets = {str(k): int(v) for k, v in state["offsets"].items()}
+        for ms in state["models"]:
+            mid = str(ms["model_id"])
+            mm = ModelMonitor.from_state(config.settings_for(mid), ms)
+            mm._recalibrate()  # the budget in force now applies to restored monitors
+            pm.models.setdefault(mid, OrderedDict())[mm.model_version] = mm
+        for mid, js in state["joins"].items():
+            pm._join(str(mid)).load_state(js)
+        return pm

@@ -1,0 +1,184 @@
+"""Monitor of a 0/1 stream: error rate, null rate, type changes, unseen categories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .bernoulli import BernoulliCusum, alternative_rate
+from .calibration import bernoulli_threshold, wilson_upper
+from .detection import Detection, severity_from_rate
+from .settings import MonitorSettings
+
+__all__ = ["RateMonitor", "TagView"]
+
+# A design rate this high leaves no room for a rise worth alerting on.
+_MAX_DESIGN_RATE = 0.95
+
+
+class TagView:
+    """Lazy ``(position, timestamp)`` tags over two aligned arrays, from ``start`` on."""
+
+    __slots__ = ("_pos", "_ts", "_start")
+
+    def __init__(self, pos: np.ndarray, ts: np.ndarray, start: int = 0) -> None:
+        self._pos, self._ts, self._start = pos, ts, start
+
+    def __getitem__(self, j: int) -> tuple[int, float]:
+        k = self._start + j
+        return int(self._pos[k]), float(self._ts[k])
+
+
+class RateMonitor:
+    """Learn a reference rate, then alarm when the rate rises.
+
+    Parameters
+    ----------
+    settings
+        Reference size, budget and cooldown.
+    signal, feature, detector
+        Names reported with a detection.
+    design_rate
+        Maps (ones, n) of the reference to the in-control rate the test is designed
+        for; the default is the upper 90% Wilson bound, so that a reference that
+        happened to under-count does not eat the false-alarm budget.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> mon = RateMonitor(MonitorSettings(reference_size=1000), "performance", None, "error_rate")
+    >>> mon.calibrate(1e6)
+    >>> x = np.concatenate([rng.random(20_000) < 0.1, rng.random(5_000) < 0.3])
+    >>> pos = np.arange(len(x)); ts = pos * 0.01
+    >>> [(d.detector, d.position, d.onset_position, d.severity) for d in mon.update(x, pos, ts)]
+    [('error_rate', 20179, 20018, 'critical')]
+    """
+
+    n_detectors = 1
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        signal: str,
+        feature: str | None,
+        detector: str,
+        design_rate: Callable[[int, int], float] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.signal = signal
+        self.feature = feature
+        self.detector = detector
+        self._design_rate = design_rate or (lambda ones, n: wilson_upper(ones, n))
+        self._arl = float(settings.budget.events)
+        self._ref_n = 0
+        self._ref_ones = 0
+        self._p_ref: float | None = None
+        self._det: BernoulliCusum | None = None
+        self._last_alert = -(1 << 62)
+        self.n = 0
+        self.ones = 0
+        self.detections = 0
+
+    # -- configuration -----------------------------------------------------------------
+    def calibrate(self, arl_events: float) -> None:
+        """Set the events between false alarms this detector may use."""
+        self._arl = float(arl_events)
+        if self._det is not None:
+            self._det.set_threshold(bernoulli_threshold(self._arl))
+
+    @property
+    def reference_rate(self) -> float | None:
+        return self._p_ref
+
+    @property
+    def current_rate(self) -> float:
+        return self.ones / self.n if self.n else 0.0
+
+    # -- update --------------------------------------------------------------------------
+    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
+        """Feed 0/1 items with their event positions and times; return detections."""
+        out: list[Detection] = []
+        total = len(x)
+        self.n += total
+        self.ones += int(np.count_nonzero(x))
+        i = 0
+        n_ref = self.settings.reference_size
+        while i < total:
+            if self._det is None:
+                if self._p_ref is not None:  # in-control rate too high to test for a rise
+                    break
+                take = min(n_ref - self._ref_n, total - i)
+                self._ref_ones += int(np.count_nonzero(x[i : i + take]))
+                self._ref_n += take
+                i += take
+                if self._ref_n == n_ref:
+                    self._finish_reference()
+                continue
+            hit = self._det.update_many(x[i:], TagView(pos, ts, i))
+            if hit < 0:
+                break
+            j = i + hit
+            out.append(self._detection(int(pos[j]), float(ts[j])))
+            i = j + 1
+        return out
+
+    def _finish_reference(self) -> None:
+        self._p_ref = self._ref_ones / self._ref_n
+        p0 = max(self._design_rate(self._ref_ones, self._ref_n), 1e-6)
+        if p0 < _MAX_DESIGN_RATE:
+            self._det = BernoulliCusum(p0, alternative_rate(p0), bernoulli_threshold(self._arl))
+
+    def _detection(self, position: int, timestamp: float) -> Detection:
+        det = self._det
+        assert det is not None and self._p_ref is not None
+        onset_pos, onset_ts = det.onset_tag
+        suppressed = position - self._last_alert < self.settings.cooldown_events
+        if not suppressed:
+            self._last_alert = position
+        self.detections += 1
+        current = det.current_rate
+        stats = {
+            "reference": {"rate": self._p_ref, "n": self._ref_n, "design_rate": det.p0},
+            "current": {"rate": current, "n": position - onset_pos + 1},
+            "tuned_for_rate": det.p1,
+            "threshold": det.threshold,
+        }
+        detection = Detection(
+            signal=self.signal,
+            feature=self.feature,
+            detector=self.detector,
+            position=position,
+            timestamp=timestamp,
+            onset_position=int(onset_pos),
+            onset_timestamp=float(onset_ts),
+            direction="up",
+            severity=severity_from_rate(self._p_ref, current),
+            statistics=stats,
+            suppressed=suppressed,
+        )
+        # Re-baseline: learn the new rate from the next reference window.
+        self._det = None
+        self._p_ref = None
+        self._ref_n = self._ref_ones = 0
+        return detection
+
+    # -- state ---------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "arl": self._arl,
+            "ref": [self._ref_n, self._ref_ones],
+            "p_ref": self._p_ref,
+            "det": None if self._det is None else self._det.to_state(),
+            "i": [self._last_alert, self.n, self.ones, self.detections],
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self._arl = float(state["arl"])
+        self._ref_n, self._ref_ones = (int(v) for v in state["ref"])
+        p_ref = state["p_ref"]
+        self._p_ref = None if p_ref is None else float(p_ref)
+        det = state["det"]
+        self._det = None if det is None else BernoulliCusum.from_state(det)
+        self._last_alert, self.n, self.ones, self.detections = (int(v) for v in state["i"])
