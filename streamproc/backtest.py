@@ -1,0 +1,376 @@
+"""``streamproc backtest``: the worker's detection core, offline, on a file or a pipe.
+
+File mode reads a CSV or Parquet file (one row per event), feeds every column to
+the same monitors the worker runs, prints the detections as a table, writes them
+as JSON (the drift-alert format) and draws one PNG per drifted signal.
+
+Pipe mode (``--stdin``) reads one number per line and prints one line per
+detection, ``<onset> <detected_at>`` (0-based line positions), as soon as it is
+found: the default numeric monitor with the default budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .core.alerts import make_alert
+from .core.detection import Detection
+from .core.events import parse_timestamp
+from .core.join import Outcome
+from .core.model import ModelMonitor
+from .core.numeric import NumericMonitor
+from .errors import ConfigError
+
+__all__ = ["add_arguments", "run_backtest", "run_stdin"]
+
+_CHUNK = 20_000
+_MISSING = {"", "na", "nan", "null", "none", "n/a"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", nargs="?", help="CSV or Parquet file, one row per event")
+    p.add_argument("--stdin", action="store_true",
+                   help="read one number per line from stdin; print '<onset> <detected_at>'")
+    p.add_argument("--reference-size", type=int, help="reference window (default 2000)")
+    p.add_argument("--config", help="YAML or TOML settings file (its detection settings apply)")
+    p.add_argument("--model-id", default="model", help="model id reported (default 'model')")
+    p.add_argument("--model-column", help="column holding the model id (one monitor set each)")
+    p.add_argument("--version-column", help="column holding the model version")
+    p.add_argument("--timestamp-column",
+                   help="column of event times (epoch seconds or RFC 3339; default: 'timestamp' "
+                   "if present, else row numbers)")
+    p.add_argument("--columns", help="comma-separated feature columns (default: all others)")
+    p.add_argument("--exclude", help="comma-separated columns to skip")
+    p.add_argument("--prediction-column", help="column monitored as the model's prediction")
+    p.add_argument("--label-column", help="column of labels, joined row by row to predictions")
+    p.add_argument("--output", default="backtest-output",
+                   help="directory for detections.json and plots (default ./backtest-output)")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+
+
+def _detection_settings(args: argparse.Namespace) -> Any:
+    from .config import load_settings
+
+    overrides: dict[str, Any] = {}
+    settings = load_settings(getattr(args, "config", None))
+    if args.reference_size is not None:
+        overrides["detection"] = settings.detection.model_copy(
+            update={"reference_size": args.reference_size}
+        )
+        settings = settings.model_copy(update=overrides)
+    try:
+        return settings.detection_config()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def run_backtest(args: argparse.Namespace) -> int:
+    if args.stdin:
+        if args.file:
+            raise ConfigError("give either FILE or --stdin, not both")
+        return run_stdin(args)
+    if not args.file:
+        raise ConfigError("give a CSV or Parquet FILE, or --stdin to read numbers from a pipe")
+    return _run_file(args)
+
+
+# -- pipe mode ----------------------------------------------------------------------------
+def _stdin_chunks(stream: Any) -> Iterator[tuple[int, np.ndarray]]:
+    start = 0
+    while True:
+        lines = stream.readlines(1 << 20)
+        if not lines:
+            return
+        try:
+            values = np.array([ln.strip() or "nan" for ln in lines], dtype=np.float64)
+        except ValueError:
+            for k, ln in enumerate(lines):
+                text = ln.strip()
+                if text.lower() in _MISSING:
+                    continue
+                try:
+                    float(text)
+                except ValueError:
+                    raise ConfigError(
+                        f"line {start + k + 1} of stdin is {text[:40]!r}, not a number; send one "
+                        "number per line (blank or 'nan' for a missing value)"
+                    ) from None
+            values = np.array(
+                [float(t) if t.lower() not in _MISSING else np.nan
+                 for t in (ln.strip() for ln in lines)],
+                dtype=np.float64,
+            )
+        yield start, values
+        start += len(values)
+
+
+def run_stdin(args: argparse.Namespace) -> int:
+    config = _detection_settings(args)
+    settings = config.default
+    monitor = NumericMonitor(settings, "feature", "stdin")
+    n_det = monitor.n_detectors
+    monitor.calibrate(settings.budget.detector_events(n_det, n_det))
+    out = sys.stdout
+    for start, values in _stdin_chunks(sys.stdin):
+        ok = np.isfinite(values)
+        pos = np.flatnonzero(ok) + start
+        for d in monitor.update(values[ok], pos, pos.astype(np.float64)):
+            out.write(f"{d.onset_position} {d.position}\n")
+        out.flush()
+    return 0
+
+
+# -- file mode ----------------------------------------------------------------------------
+def _read_rows(path: Path) -> tuple[list[str], Iterator[list[dict[str, Any]]], int]:
+    """Column names, an iterator of row chunks (dicts of parsed values), the row count."""
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise ConfigError(
+                "reading Parquet needs pyarrow: pip install 'streamproc[parquet]'"
+            ) from None
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+
+        def parquet_chunks() -> Iterator[list[dict[str, Any]]]:
+            for batch in pf.iter_batches(batch_size=_CHUNK):
+                yield batch.to_pylist()
+
+        return names, parquet_chunks(), pf.metadata.num_rows
+    rows = -1  # the header
+    with path.open("rb") as raw:
+        while block := raw.read(1 << 22):
+            rows += block.count(b"\n")
+    handle = path.open(newline="", encoding="utf-8")
+    reader = csv.reader(handle)
+    try:
+        names = next(reader)
+    except StopIteration:
+        handle.close()
+        raise ConfigError(f"{path} is empty; a header row of column names is expected") from None
+    except UnicodeDecodeError:
+        handle.close()
+        raise ConfigError(f"{path} is not UTF-8 text; give a UTF-8 CSV or a Parquet file") from None
+
+    def csv_chunks() -> Iterator[list[dict[str, Any]]]:
+        chunk: list[dict[str, Any]] = []
+        with handle:
+            for row in reader:
+                chunk.append({n: _parse_cell(v) for n, v in zip(names, row, strict=False)})
+                if len(chunk) >= _CHUNK:
+                    yield chunk
+                    chunk = []
+        if chunk:
+            yield chunk
+
+    return names, csv_chunks(), max(rows, 1)
+
+
+def _parse_cell(text: str) -> Any:
+    if text.strip().lower() in _MISSING:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        low = text.lower()
+        if low in ("true", "false"):
+            return low == "true"
+        return text
+    if value.is_integer() and "." not in text and "e" not in text.lower():
+        return int(value)
+    return value
+
+
+class _Series:
+    """Downsampled series of one numeric signal, for plots (bounded memory)."""
+
+    def __init__(self, cap: int = 4000) -> None:
+        self.cap = cap
+        self.bin = 1
+        self.pos: list[float] = []
+        self.mean: list[float] = []
+        self.lo: list[float] = []
+        self.hi: list[float] = []
+        self._acc: list[tuple[int, float]] = []
+
+    def add(self, pos: np.ndarray, values: np.ndarray) -> None:
+        for p, v in zip(pos.tolist(), values.tolist(), strict=True):
+            self._acc.append((p, v))
+            if len(self._acc) >= self.bin:
+                vs = [x for _, x in self._acc]
+                self.pos.append(self._acc[0][0])
+                self.mean.append(sum(vs) / len(vs))
+                self.lo.append(min(vs))
+                self.hi.append(max(vs))
+                self._acc = []
+                if len(self.pos) >= 2 * self.cap:
+                    self._halve()
+
+    def _halve(self) -> None:
+        self.pos = self.pos[::2]
+        self.mean = [(a + b) / 2 for a, b in zip(self.mean[::2], self.mean[1::2], strict=False)]
+        self.lo = [min(a, b) for a, b in zip(self.lo[::2], self.lo[1::2], strict=False)]
+        self.hi = [max(a, b) for a, b in zip(self.hi[::2], self.hi[1::2], strict=False)]
+        n = min(len(self.pos), len(self.mean), len(self.lo), len(self.hi))
+        self.pos, self.mean = self.pos[:n], self.mean[:n]
+        self.lo, self.hi = self.lo[:n], self.hi[:n]
+        self.bin *= 2
+
+
+def _run_file(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    if not path.is_file():
+        raise ConfigError(f"{path} does not exist; give a CSV or Parquet file")
+    config = _detection_settings(args)
+    names, chunks, total = _read_rows(path)
+    ts_col = args.timestamp_column or ("timestamp" if "timestamp" in names else None)
+    special = {c for c in (args.model_column, args.version_column, ts_col,
+                           args.prediction_column, args.label_column) if c}
+    missing = [c for c in special if c not in names]
+    if missing:
+        raise ConfigError(f"column(s) {', '.join(missing)} not in {path} (columns: "
+                          f"{', '.join(names[:20])})")
+    chosen = [c.strip() for c in args.columns.split(",")] if args.columns else None
+    excluded = {c.strip() for c in args.exclude.split(",")} if args.exclude else set()
+    if chosen:
+        unknown = [c for c in chosen if c not in names]
+        if unknown:
+            raise ConfigError(f"--columns names unknown column(s): {', '.join(unknown)}")
+    features = [c for c in (chosen or names) if c not in special and c not in excluded]
+    monitors: dict[tuple[str, str], ModelMonitor] = {}
+    series: dict[tuple[str, str, str], _Series] = {}
+    found: list[tuple[ModelMonitor, Detection]] = []
+    rows_done = 0
+    console = Console(stderr=True)
+    started = time.perf_counter()
+    with Progress(TextColumn("[bold]backtest[/] {task.description}"), BarColumn(),
+                  TextColumn("{task.fields[rows]:,} rows"), TimeRemainingColumn(),
+                  console=console, transient=True) as progress:
+        task = progress.add_task(path.name, total=total, rows=0)
+        for chunk in chunks:
+            groups: dict[tuple[str, str], list[int]] = {}
+            for i, row in enumerate(chunk):
+                mid = str(row.get(args.model_column) or args.model_id) if args.model_column \
+                    else args.model_id
+                ver = str(row.get(args.version_column) or "1") if args.version_column else "1"
+                groups.setdefault((mid, ver), []).append(i)
+            for (mid, ver), idx in groups.items():
+                mm = monitors.get((mid, ver))
+                if mm is None:
+                    mm = monitors[(mid, ver)] = ModelMonitor(
+                        config.settings_for(mid), mid, ver, config.max_features,
+                        config.task_for(mid),
+                    )
+                found += _feed(mm, [chunk[i] for i in idx], rows_done, np.asarray(idx),
+                               features, ts_col, args, series)
+            rows_done += len(chunk)
+            progress.update(task, advance=len(chunk), rows=rows_done)
+    elapsed = time.perf_counter() - started
+    return _report(found, monitors, series, rows_done, elapsed, args, console)
+
+
+def _feed(
+    mm: ModelMonitor, rows: list[dict[str, Any]], base_row: int, idx: np.ndarray,
+    features: list[str], ts_col: str | None, args: argparse.Namespace,
+    series: dict[tuple[str, str, str], _Series],
+) -> list[tuple[ModelMonitor, Detection]]:
+    n = len(rows)
+    file_rows = base_row + idx
+    if ts_col:
+        ts = np.array([parse_timestamp(r.get(ts_col)) or np.nan for r in rows], dtype=np.float64)
+        ts = np.where(np.isfinite(ts), ts, file_rows.astype(np.float64))
+    else:
+        ts = file_rows.astype(np.float64)
+    out: list[tuple[ModelMonitor, Detection]] = []
+    base = mm.n_feature_events
+    feats = [{c: r.get(c) for c in features} for r in rows]
+    for d in mm.observe_features(feats, ts, file_rows):
+        out.append((mm, d))
+    pos = np.arange(base, base + n)
+    for c in features:
+        col = np.array([v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+                        for v in (f.get(c) for f in feats)], dtype=np.float64)
+        ok = np.isfinite(col)
+        if ok.any():
+            series.setdefault((mm.model_id, "feature", c), _Series()).add(pos[ok], col[ok])
+    if args.prediction_column:
+        preds = [r.get(args.prediction_column) for r in rows]
+        keep = [i for i, p in enumerate(preds) if p is not None]
+        if keep:
+            kept = np.asarray(keep)
+            dets = mm.observe_predictions([preds[i] for i in keep], [None] * len(keep),
+                                          ts[kept], file_rows[kept])
+            out += [(mm, d) for d in dets]
+        if args.label_column:
+            outcomes, orows = [], []
+            for i, r in enumerate(rows):
+                p, lab = r.get(args.prediction_column), r.get(args.label_column)
+                if p is not None and lab is not None:
+                    outcomes.append(Outcome(str(file_rows[i]), mm.model_version, p, lab, ts[i]))
+                    orows.append(int(file_rows[i]))
+            out += [(mm, d) for d in mm.observe_outcomes(outcomes, np.asarray(orows))]
+    return out
+
+
+def _report(
+    found: list[tuple[ModelMonitor, Detection]], monitors: dict[tuple[str, str], ModelMonitor],
+    series: dict[tuple[str, str, str], _Series], rows: int, elapsed: float,
+    args: argparse.Namespace, console: Console,
+) -> int:
+    out_dir = Path(args.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    alerts = []
+    table = Table("model", "signal", "feature", "detector", "onset (row)", "detected (row)",
+                  "severity", "change", title=f"Detections in {args.file}")
+    shown = Console()
+    for mm, d in sorted(found, key=lambda t: t[1].timestamp):
+        alert = make_alert(d, mm.model_id, mm.model_version, str(args.file), 0, d.source_row,
+                           time.time())
+        alert["suppressed"] = d.suppressed
+        alerts.append(alert)
+        if d.suppressed:
+            continue
+        table.add_row(mm.model_id, d.signal, d.feature or "-", d.detector,
+                      str(d.onset_position), f"{d.source_row}", d.severity,
+                      alert["summary"].split(": ", 1)[-1].split("; onset")[0])
+    json_path = out_dir / "detections.json"
+    json_path.write_bytes(orjson.dumps(alerts, option=orjson.OPT_INDENT_2))
+    n_shown = sum(1 for a in alerts if not a["suppressed"])
+    if n_shown:
+        shown.print(table)
+    else:
+        shown.print(f"No drift detected in {rows:,} rows.")
+    plots: list[Path] = []
+    if not args.no_plots and n_shown:
+        from .plots import plot_signal
+
+        by_signal: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+        for a in alerts:
+            if not a["suppressed"]:
+                by_signal.setdefault((a["model_id"], a["signal"], a["feature"] or a["signal"]),
+                                     []).append(a)
+        for key, items in by_signal.items():
+            s = series.get((key[0], "feature", key[2]))
+            plots.append(plot_signal(out_dir, key, s, items))
+    rate = rows / elapsed if elapsed > 0 else math.inf
+    shown.print(
+        f"{rows:,} rows, {len(monitors)} model version(s), {n_shown} detection(s) in "
+        f"{elapsed:.1f}s ({rate:,.0f} rows/s). JSON: {json_path}"
+        + (f"; plots: {', '.join(str(p) for p in plots)}" if plots else "")
+    )
+    return 0
+

@@ -1,0 +1,217 @@
+"""Settings: one typed object from defaults, a config file, ``STREAMPROC_*`` and flags.
+
+Precedence, highest first: command-line flags, environment variables
+(``STREAMPROC_BROKER``, nested with ``__`` as in ``STREAMPROC_DETECTION__REFERENCE_SIZE``),
+the ``--config`` file (YAML or TOML), the defaults below.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from .core.calibration import FalseAlarmBudget
+from .core.settings import DetectionConfig, MonitorSettings
+from .errors import ConfigError
+
+__all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
+
+
+class DetectionSettings(BaseModel):
+    """How monitors learn and alarm (see streamproc.core.settings.MonitorSettings)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    false_alarm_budget: float = Field(
+        100_000, ge=10, description="Expected events between false alarms on a stable stream."
+    )
+    budget_scope: Literal["model", "monitor"] = Field(
+        "model", description="'model': the budget holds per model, split over its detectors."
+    )
+    reference_size: int = Field(2000, ge=64, description="Observations in a reference window.")
+    block_size: int = Field(16, ge=4, le=1024)
+    target_shift: float = Field(0.5, gt=0, description="Mean shift (sd) the tests are tuned for.")
+    spread_target: float = Field(
+        2.0, gt=1, description="Variance ratio the spread test is tuned for."
+    )
+    adwin_clock: int = Field(4, ge=1)
+    cooldown_events: int = Field(5000, ge=0)
+    max_categories: int = Field(50, ge=2)
+    min_category_share: float = Field(0.01, gt=0, lt=0.5)
+
+    def monitor_settings(self) -> MonitorSettings:
+        return MonitorSettings(
+            reference_size=self.reference_size,
+            block_size=self.block_size,
+            target_shift=self.target_shift,
+            spread_target=self.spread_target,
+            adwin_clock=self.adwin_clock,
+            budget=FalseAlarmBudget(self.false_alarm_budget, self.budget_scope),
+            cooldown_events=self.cooldown_events,
+            max_categories=self.max_categories,
+            min_category_share=self.min_category_share,
+        )
+
+
+class ModelOverride(BaseModel):
+    """Per-model settings; unset fields take the global detection settings."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    task: Literal["auto", "classification", "regression"] = "auto"
+    false_alarm_budget: float | None = Field(None, ge=10)
+    budget_scope: Literal["model", "monitor"] | None = None
+    reference_size: int | None = Field(None, ge=64)
+    target_shift: float | None = Field(None, gt=0)
+
+
+class Settings(BaseSettings):
+    """Everything a worker, the demo and the CLI read."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMPROC_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    broker: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, HOST:PORT[,...].")
+    group_id: str = Field("streamproc", description="Consumer group of the workers.")
+    broker_timeout_seconds: float = Field(
+        15.0, gt=0, description="How long to wait for the broker at start-up."
+    )
+    features_topic: str = "features"
+    predictions_topic: str = "predictions"
+    labels_topic: str = "labels"
+    alerts_topic: str = "drift-alerts"
+    dead_letter_topic: str = "drift-dead-letter"
+    state_topic: str = Field("streamproc-state", description="Compacted topic of state snapshots.")
+    partitions: int = Field(6, ge=1, description="Partitions of the topics a worker creates.")
+    replication_factor: int = Field(1, ge=1)
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9464, ge=0, le=65535)
+    checkpoint_interval_seconds: float = Field(
+        5.0, gt=0, description="How often monitor state is snapshotted and offsets committed."
+    )
+    session_timeout_ms: int = Field(10_000, ge=1000)
+    heartbeat_interval_ms: int = Field(1_000, ge=100)
+    max_poll_interval_ms: int = Field(300_000, ge=1000)
+    batch_size: int = Field(5000, ge=1, description="Messages taken per poll.")
+    max_event_bytes: int = Field(1_048_576, ge=64)
+    state_key: SecretStr | None = Field(
+        None, description="HMAC key that signs state snapshots; unsigned ones are refused."
+    )
+    reset_state: bool = Field(
+        False, description="Ignore stored state: fresh monitors from the committed offsets."
+    )
+    allow_only_listed_models: bool = Field(
+        False, description="Dead-letter events of models not listed under `models`."
+    )
+    max_features_per_model: int = Field(1000, ge=1)
+    max_versions_per_model: int = Field(3, ge=1)
+    join_max_predictions: int = Field(20_000, ge=1)
+    join_max_labels: int = Field(10_000, ge=1)
+    join_window_seconds: float = Field(3600.0, gt=0)
+    metrics_max_series: int = Field(
+        10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    models: dict[str, ModelOverride] = Field(default_factory=dict)
+
+    def input_topics(self) -> dict[str, str]:
+        """Input kind to topic name."""
+        return {
+            "features": self.features_topic,
+            "predictions": self.predictions_topic,
+            "labels": self.labels_topic,
+        }
+
+    def detection_config(self) -> DetectionConfig:
+        default = self.detection.monitor_settings()
+        per_model: dict[str, MonitorSettings] = {}
+        for model_id, override in self.models.items():
+            fields = override.model_dump(exclude_none=True, exclude={"task"})
+            if fields:
+                merged = self.detection.model_copy(update=fields)
+                per_model[model_id] = merged.monitor_settings()
+        return DetectionConfig(
+            default=default,
+            per_model=per_model,
+            tasks={m: o.task for m, o in self.models.items() if o.task != "auto"},
+            max_features=self.max_features_per_model,
+            max_versions=self.max_versions_per_model,
+            join_max_predictions=self.join_max_predictions,
+            join_max_labels=self.join_max_labels,
+            join_window_seconds=self.join_window_seconds,
+        )
+
+    def state_key_bytes(self) -> bytes | None:
+        return self.state_key.get_secret_value().encode() if self.state_key else None
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], data: dict[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self._data = data
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self._data)
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass an existing YAML or TOML file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else yaml.safe_load(text) or {}
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"config file {path} cannot be parsed: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of settings at the top level")
+    return data
+
+
+def _explain(exc: ValidationError, origin: str) -> ConfigError:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "settings"
+    got = first.get("input")
+    hint = "" if isinstance(got, dict) else f" (got {got!r})"
+    return ConfigError(f"{origin}: {where}: {first['msg']}{hint}")
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Build Settings from a config file, the environment and explicit overrides.
+
+    Raises ConfigError with one sentence naming the bad setting.
+    """
+    data = _read_file(Path(config_file)) if config_file else {}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+
+    class _Settings(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return init_settings, env_settings, _FileSource(settings_cls, data)
+
+    origin = f"config file {config_file}" if config_file else "settings"
+    try:
+        settings: Settings = _Settings(**overrides)
+        settings.detection_config()  # surfaces invalid combinations now, not at the first event
+    except ValidationError as exc:
+        raise _explain(exc, origin + " / STREAMPROC_* environment") from None
+    except ValueError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    return settings

@@ -1,0 +1,437 @@
+"""The worker: consume input topics, feed the core, publish alerts, checkpoint state.
+
+Delivery guarantee. Every event changes monitor state exactly once, even though
+Kafka delivers at least once:
+
+1. state is kept per input partition number (:class:`PartitionMonitors`), and
+   remembers the offset of the last event of each input topic it absorbed;
+2. a checkpoint first waits until every alert and dead letter produced so far is
+   acknowledged, then writes the partition's snapshot to the state topic, waits
+   for that too, and only then commits the consumer offsets;
+3. on assignment (start, restart, rebalance) the worker restores the best snapshot
+   and seeks each input partition to the offset after the one it includes;
+   anything at or below that offset that still arrives is skipped.
+
+A crash between steps loses nothing: alerts are re-detected from the replayed
+events and re-sent with the same ``alert_id``; snapshots never run ahead of
+delivered alerts; offsets never run ahead of snapshots.
+
+Consumption uses librdkafka's range assignor, which gives the same partition
+numbers of every input topic to the same worker (co-partitioning).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import Counter as Tally
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from prometheus_client import CollectorRegistry
+
+from ..config import Settings
+from ..core.events import EventDecoder, InputEvent, Rejection
+from ..core.partition import PartitionMonitors
+from ..errors import BrokerError, SnapshotError
+from ..http import Health, HttpEndpoint
+from ..metrics import MonitorRow, ScrapeView, WorkerMetrics
+from .common import base_config, check_reachable
+from .outputs import Outputs
+from .state_store import StateStore
+from .topics import ensure_topics
+
+__all__ = ["Worker"]
+
+_log = logging.getLogger("streamproc.worker")
+
+KIND_ORDER = ("features", "predictions", "labels")
+# Bounded waits so that shutdown and rebalances finish in bounded time.
+FLUSH_TIMEOUT_SECONDS = 15.0
+POLL_TIMEOUT_SECONDS = 0.25
+VIEW_INTERVAL_SECONDS = 1.0
+RESTORE_RETRY_SECONDS = 10.0
+# Bad-input log lines per reason per minute; the rest are counted in metrics only.
+_REJECT_LOG_PER_MINUTE = 10
+
+
+class Worker:
+    """One streamproc worker process (a member of the consumer group)."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry or CollectorRegistry()
+        self.metrics = WorkerMetrics(self.registry, settings.metrics_max_series)
+        self.health = Health()
+        self.topics = settings.input_topics()
+        self.kind_of_topic = {topic: kind for kind, topic in self.topics.items()}
+        allowed = frozenset(settings.models) if settings.allow_only_listed_models else None
+        self.decoder = EventDecoder(settings.max_event_bytes, allowed)
+        self.config = settings.detection_config()
+        self.units: dict[int, PartitionMonitors] = {}
+        self.failed: dict[int, str] = {}
+        self.dirty: set[int] = set()
+        self.http: HttpEndpoint | None = None
+        self._stop = threading.Event()
+        self._consumer: Consumer | None = None
+        self._outputs: Outputs | None = None
+        self._store: StateStore | None = None
+        self._last_checkpoint = time.monotonic()
+        self._last_view = 0.0
+        self._reject_log: dict[str, tuple[float, int]] = {}
+        self._transient: set[int] = set()
+        self._last_retry = time.monotonic()
+        self.partition_count = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        """Check the broker, create topics, start the HTTP endpoint and join the group."""
+        s = self.settings
+        self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health)
+        self.http.start()
+        client = check_reachable(s.broker, s.broker_timeout_seconds)
+        self.partition_count = ensure_topics(client, s)
+        self._outputs = Outputs(s, on_failure=self._delivery_failed)
+        self._store = StateStore(s)
+        config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
+        config.update(
+            {
+                "group.id": s.group_id,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+                # Range assignment keeps co-partitioned topics together (see module doc).
+                "partition.assignment.strategy": "range",
+                "session.timeout.ms": s.session_timeout_ms,
+                "heartbeat.interval.ms": s.heartbeat_interval_ms,
+                "max.poll.interval.ms": s.max_poll_interval_ms,
+            }
+        )
+        self._consumer = Consumer(config)
+        self._consumer.subscribe(
+            list(self.topics.values()),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        _log.info(
+            "worker joined group %s on %s (%d partitions per input topic); metrics at %s",
+            s.group_id, s.broker, self.partition_count, self.http.url,
+        )
+
+    def stop(self) -> None:
+        """Ask the loop to finish (signal-handler safe)."""
+        self._stop.set()
+
+    def run(self, max_seconds: float | None = None) -> None:
+        """Consume until stop() (or for max_seconds); then checkpoint and leave the group."""
+        assert self._consumer is not None and self._outputs is not None
+        deadline = None if max_seconds is None else time.monotonic() + max_seconds
+        interval = self.settings.checkpoint_interval_seconds
+        try:
+            while not self._stop.is_set():
+                if deadline is not None and time.monotonic() > deadline:
+                    break
+                msgs = self._consumer.consume(self.settings.batch_size, POLL_TIMEOUT_SECONDS)
+                self.health.beat()
+                if msgs:
+                    started = time.perf_counter()
+                    self._process(msgs)
+                    self.metrics.batch_seconds.observe(time.perf_counter() - started)
+                self._outputs.poll()
+                now = time.monotonic()
+                if now - self._last_checkpoint >= interval:
+                    self.checkpoint()
+                if now - self._last_view >= VIEW_INTERVAL_SECONDS:
+                    self.publish_view()
+                if self._transient and now - self._last_retry >= RESTORE_RETRY_SECONDS:
+                    self._retry_failed()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Final checkpoint, leave the group, stop serving. Bounded in time."""
+        if self._consumer is not None:
+            try:
+                self.checkpoint()
+            except (KafkaException, BrokerError) as exc:
+                _log.warning(
+                    "final checkpoint failed (%s); state resumes from the previous one", exc
+                )
+            self._consumer.close()  # leaves the group: the others rebalance at once
+            self._consumer = None
+        if self._outputs is not None:
+            if not self._outputs.close(FLUSH_TIMEOUT_SECONDS):
+                _log.warning("%d output messages undelivered at shutdown", self._outputs.pending)
+            self._outputs = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self.publish_view()
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+
+    # -- rebalancing -------------------------------------------------------------------------
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.metrics.rebalances.inc()
+        assert self._store is not None
+        for p in sorted({tp.partition for tp in partitions}):
+            if p in self.units or p in self.failed:
+                continue
+            with contextlib.suppress(_Failed):
+                self.units[p] = self._restore(p)
+        for tp in partitions:
+            unit = self.units.get(tp.partition)
+            kind = self.kind_of_topic[tp.topic]
+            if unit is not None and unit.absorbed(kind) >= 0:
+                tp.offset = unit.absorbed(kind) + 1
+        consumer.assign(partitions)
+        paused = [tp for tp in partitions if tp.partition in self.failed]
+        if paused:
+            consumer.pause(paused)
+        self.metrics.partitions.set(len(self.units))
+        self._update_readiness()
+        _log.info(
+            "assigned partitions %s%s", sorted(self.units),
+            f"; paused {sorted(self.failed)} (state cannot be restored)" if self.failed else "",
+        )
+
+    def _restore(self, partition: int) -> PartitionMonitors:
+        assert self._store is not None
+        if self.settings.reset_state:
+            _log.warning("partition %d: --reset-state, starting fresh monitors", partition)
+            return PartitionMonitors(self.config, partition)
+        try:
+            state = self._store.load(partition)
+            if state is None:
+                return PartitionMonitors(self.config, partition)
+            unit = PartitionMonitors.from_state(self.config, state)
+        except SnapshotError as exc:
+            self._fail(partition, str(exc))
+            raise _Failed from None
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self._fail(partition, f"state snapshot is malformed ({exc!r}); restart the worker "
+                       "with --reset-state to rebuild state from the input topics")
+            raise _Failed from None
+        except BrokerError as exc:
+            self._fail(partition, f"{exc} (retrying)", transient=True)
+            raise _Failed from None
+        _log.info("partition %d: state restored at offsets %s", partition, unit.offsets)
+        return unit
+
+    def _fail(self, partition: int, reason: str, transient: bool = False) -> None:
+        self.failed[partition] = reason
+        if transient:
+            self._transient.add(partition)
+        else:
+            self.metrics.state_errors.inc()
+        _log.error("partition %d paused: %s", partition, reason)
+
+    def _retry_failed(self) -> None:
+        """Restore partitions whose state could not be read because of a broker problem."""
+        assert self._consumer is not None
+        self._last_retry = time.monotonic()
+        for p in sorted(self._transient & set(self.failed)):
+            self.failed.pop(p)
+            self._transient.discard(p)
+            try:
+                unit = self._restore(p)
+            except _Failed:
+                continue
+            self.units[p] = unit
+            tps = [TopicPartition(topic, p) for topic in self.topics.values()]
+            for tp in tps:
+                offset = unit.absorbed(self.kind_of_topic[tp.topic])
+                if offset >= 0:
+                    self._consumer.seek(TopicPartition(tp.topic, p, offset + 1))
+            self._consumer.resume(tps)
+            _log.info("partition %d: state restored after retry; resumed", p)
+        self.metrics.partitions.set(len(self.units))
+        self._update_readiness()
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        numbers = {tp.partition for tp in partitions}
+        try:
+            self.checkpoint(numbers)
+        except (KafkaException, BrokerError) as exc:
+            _log.warning("checkpoint before handing over partitions failed: %s", exc)
+        self._drop(numbers)
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Someone else may own these partitions now: writing their state would race it.
+        numbers = {tp.partition for tp in partitions}
+        _log.warning("lost partitions %s without a clean hand-over", sorted(numbers))
+        self._drop(numbers)
+
+    def _drop(self, numbers: set[int]) -> None:
+        for p in numbers:
+            self.units.pop(p, None)
+            self.failed.pop(p, None)
+            self._transient.discard(p)
+            self.dirty.discard(p)
+        self.metrics.partitions.set(len(self.units))
+        self._update_readiness()
+
+    def _update_readiness(self) -> None:
+        if self.failed:
+            p, reason = next(iter(sorted(self.failed.items())))
+            self.health.set_ready(False, f"partition {p}: {reason}")
+        else:
+            self.health.set_ready(True)
+
+    # -- processing ----------------------------------------------------------------------------
+    def _process(self, msgs: list[Message]) -> None:
+        grouped: dict[tuple[int, int], list[Message]] = {}
+        for m in msgs:
+            err = m.error()
+            if err is not None:
+                if err.code() != KafkaError._PARTITION_EOF:
+                    _log.warning("consumer error on %s: %s", m.topic(), err.str())
+                continue
+            kind = self.kind_of_topic.get(m.topic())
+            if kind is None:
+                continue
+            grouped.setdefault((m.partition(), KIND_ORDER.index(kind)), []).append(m)
+        now = time.time()
+        for (p, k), batch in sorted(grouped.items(), key=lambda item: item[0]):
+            unit = self.units.get(p)
+            if unit is None:
+                continue  # revoked, or paused after a failed restore: not absorbed
+            self._absorb(unit, KIND_ORDER[k], batch, now)
+
+    def _absorb(self, unit: PartitionMonitors, kind: str, batch: list[Message], now: float) -> None:
+        assert self._outputs is not None
+        topic = self.topics[kind]
+        floor = unit.absorbed(kind)
+        events: list[InputEvent] = []
+        redelivered = 0
+        for m in batch:
+            offset = m.offset()
+            if offset <= floor:
+                redelivered += 1
+                continue
+            decoded = self.decoder.decode(kind, m.key(), m.value(), offset)
+            if isinstance(decoded, Rejection):
+                self._reject(m, decoded, topic)
+            else:
+                events.append(decoded)
+        if redelivered:
+            self.metrics.events_redelivered.labels(topic).inc(redelivered)
+        last = batch[-1].offset()
+        if last <= floor:
+            return
+        applied = unit.apply(kind, topic, events, now, last_offset=last)
+        self.dirty.add(unit.partition)
+        for alert in applied.alerts:
+            self._outputs.alert(alert)
+            self.metrics.alerts.labels(
+                alert["model_id"], alert["signal"], alert["feature"] or "", alert["detector"]
+            ).inc()
+            _log.info("ALERT %s", alert["summary"])
+        for model_id, det in applied.suppressed:
+            self.metrics.suppressed.labels(model_id, det.detector).inc()
+        per_model = Tally(e.model_id for e in events)
+        for model_id, n in per_model.items():
+            self.metrics.events_consumed.labels(model_id, topic).inc(n)
+        latest: dict[str, float] = {}
+        for e in events:
+            if e.timestamp > latest.get(e.model_id, -1.0):
+                latest[e.model_id] = e.timestamp
+        for model_id, ts in latest.items():
+            self.metrics.last_event.labels(model_id, topic).set(ts)
+
+    def _reject(self, m: Message, rejection: Rejection, topic: str) -> None:
+        assert self._outputs is not None
+        ts_type, ts = m.timestamp()
+        self._outputs.dead_letter(
+            m.key(), m.value(), rejection, topic, m.partition(), m.offset(),
+            ts if ts_type else None,
+        )
+        self.metrics.events_invalid.labels(topic, rejection.reason).inc()
+        window, count = self._reject_log.get(rejection.reason, (0.0, 0))
+        now = time.monotonic()
+        if now - window > 60.0:
+            window, count = now, 0
+        if count < _REJECT_LOG_PER_MINUTE:
+            _log.warning(
+                "rejected %s[%d]@%d (%s): %s; sent to %s", topic, m.partition(), m.offset(),
+                rejection.reason, rejection.detail, self.settings.dead_letter_topic,
+            )
+        self._reject_log[rejection.reason] = (window, count + 1)
+
+    def _delivery_failed(self, topic: str, error: str) -> None:
+        self.metrics.delivery_failures.labels(topic, error).inc()
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def checkpoint(self, partitions: set[int] | None = None) -> bool:
+        """Deliver outputs, snapshot dirty partitions, then commit their offsets."""
+        self._last_checkpoint = time.monotonic()
+        targets = sorted(self.dirty if partitions is None else self.dirty & partitions)
+        if not targets or self._outputs is None or self._store is None:
+            return True
+        started = time.perf_counter()
+        if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
+            self.metrics.checkpoints.labels("deferred").inc()
+            _log.warning("outputs not yet delivered; checkpoint deferred")
+            return False
+        offsets: list[TopicPartition] = []
+        for p in targets:
+            unit = self.units[p]
+            state = unit.to_state()
+            blob = self._store.encode(state)
+            self._outputs.snapshot(p, self._store.record_key(p), blob, state["offsets"])
+            self.metrics.snapshot_bytes.labels(str(p)).set(len(blob))
+            offsets += [
+                TopicPartition(self.topics[kind], p, offset + 1)
+                for kind, offset in unit.offsets.items()
+            ]
+        if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
+            self.metrics.checkpoints.labels("deferred").inc()
+            _log.warning("state snapshots not yet delivered; offsets not committed")
+            return False
+        self.dirty.difference_update(targets)
+        if offsets and self._consumer is not None:
+            try:
+                self._consumer.commit(offsets=offsets, asynchronous=False)
+            except KafkaException as exc:
+                # Not fatal: the snapshot holds the offsets, commits only shorten replays.
+                _log.warning("offset commit failed: %s", exc.args[0].str())
+        self.metrics.checkpoints.labels("written").inc()
+        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+        return True
+
+    # -- metrics view --------------------------------------------------------------------------
+    def publish_view(self) -> None:
+        self._last_view = time.monotonic()
+        rows: list[MonitorRow] = []
+        joins: list[tuple[str, str, int]] = []
+        for unit in self.units.values():
+            for model_id, versions in unit.models.items():
+                totals: dict[tuple[str, str], int] = {}
+                for mm in versions.values():
+                    for v in mm.monitor_views():
+                        key = (v.signal, v.name)
+                        totals[key] = totals.get(key, 0) + v.observations
+                active = next(reversed(versions.values()), None)
+                if active is None:
+                    continue
+                for v in active.monitor_views():
+                    rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
+                                           v.mean, v.reference_mean, v.reference_sd))
+            for model_id, jb in unit.joins.items():
+                joins += [(model_id, outcome, n) for outcome, n in jb.counts().items()]
+        rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))
+        self.metrics.view = ScrapeView(
+            monitors=tuple(rows), joins=tuple(joins), partitions=tuple(sorted(self.units)),
+            failed=tuple(sorted(self.failed)),
+        )
+
+    def snapshot_states(self) -> dict[int, dict[str, Any]]:
+        """Current state of every owned partition (for tests and diagnostics)."""
+        return {p: u.to_state() for p, u in self.units.items()}
+
+
+class _Failed(Exception):
+    """A partition's state could not be restored (recorded in Worker.failed)."""

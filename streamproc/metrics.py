@@ -1,0 +1,169 @@
+"""Prometheus metrics of a worker, named per the Prometheus conventions.
+
+Process counters (events, alerts, rejections) are prometheus-client counters.
+Monitor gauges (observations, current and reference means) and label-join counts
+are read from the monitor state at scrape time, so they come back with the state
+after a restart instead of starting from zero. Per-feature series are capped by
+``metrics_max_series`` (a cardinality budget the operator controls); what the cap
+hides is counted in ``streamproc_metrics_series_dropped``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+__all__ = ["MonitorRow", "ScrapeView", "WorkerMetrics"]
+
+
+@dataclass(frozen=True)
+class MonitorRow:
+    model_id: str
+    signal: str
+    feature: str
+    observations: int
+    mean: float | None
+    reference_mean: float | None
+    reference_sd: float | None
+
+
+@dataclass(frozen=True)
+class ScrapeView:
+    """What the main loop last published for scrapes (swapped atomically)."""
+
+    monitors: tuple[MonitorRow, ...] = ()
+    joins: tuple[tuple[str, str, int], ...] = ()  # (model_id, outcome, count)
+    partitions: tuple[int, ...] = ()
+    failed: tuple[int, ...] = ()
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class _MonitorCollector(Collector):
+    def __init__(self, owner: WorkerMetrics) -> None:
+        self._owner = owner
+
+    def collect(self) -> Iterable[Metric]:
+        view = self._owner.view
+        cap = self._owner.max_series
+        labels = ["model_id", "signal", "feature"]
+        obs = GaugeMetricFamily(
+            "streamproc_monitor_observations",
+            "Events absorbed by a monitor (restored with its state after a restart)",
+            labels=labels,
+        )
+        mean = GaugeMetricFamily(
+            "streamproc_feature_mean",
+            "Current mean of a monitored signal (ADWIN window; the rate for error rates)",
+            labels=labels,
+        )
+        ref_mean = GaugeMetricFamily(
+            "streamproc_feature_reference_mean", "Mean of the current reference window",
+            labels=labels,
+        )
+        ref_sd = GaugeMetricFamily(
+            "streamproc_feature_reference_sd",
+            "Standard deviation of the current reference window",
+            labels=labels,
+        )
+        for row in view.monitors[:cap]:
+            key = [row.model_id, row.signal, row.feature]
+            obs.add_metric(key, row.observations)
+            for family, value in ((mean, row.mean), (ref_mean, row.reference_mean),
+                                  (ref_sd, row.reference_sd)):
+                if value is not None and math.isfinite(value):
+                    family.add_metric(key, value)
+        dropped = GaugeMetricFamily(
+            "streamproc_metrics_series_dropped",
+            "Monitors not exported because of the metrics_max_series cap",
+        )
+        dropped.add_metric([], max(0, len(view.monitors) - cap))
+        joins = CounterMetricFamily(
+            "streamproc_label_joins",
+            "Labels and predictions by join outcome (joined, unmatched_labels, "
+            "duplicate_labels, expired_predictions)",
+            labels=["model_id", "outcome"],
+        )
+        for model_id, outcome, count in view.joins:
+            joins.add_metric([model_id, outcome], count)
+        failed = GaugeMetricFamily(
+            "streamproc_partitions_failed",
+            "Assigned partitions whose state could not be restored (paused; see logs)",
+        )
+        failed.add_metric([], len(view.failed))
+        yield from (obs, mean, ref_mean, ref_sd, dropped, joins, failed)
+
+
+class WorkerMetrics:
+    """All metrics of one worker, registered on ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry, max_series: int = 10_000) -> None:
+        self.registry = registry
+        self.max_series = max_series
+        self.view = ScrapeView()
+        self.events_consumed = Counter(
+            "streamproc_events_consumed", "Valid input events absorbed by the monitors",
+            ["model_id", "topic"], registry=registry,
+        )
+        self.events_invalid = Counter(
+            "streamproc_events_invalid",
+            "Input messages rejected and sent to the dead-letter topic, by reason",
+            ["topic", "reason"], registry=registry,
+        )
+        self.events_redelivered = Counter(
+            "streamproc_events_redelivered",
+            "Messages skipped because the restored state already includes them",
+            ["topic"], registry=registry,
+        )
+        self.alerts = Counter(
+            "streamproc_drift_alerts", "Drift alerts published",
+            ["model_id", "signal", "feature", "detector"], registry=registry,
+        )
+        self.suppressed = Counter(
+            "streamproc_detections_suppressed",
+            "Detections inside the cooldown of an earlier alert: counted, not alerted",
+            ["model_id", "detector"], registry=registry,
+        )
+        self.delivery_failures = Counter(
+            "streamproc_delivery_failures",
+            "Failed deliveries to output topics (each is sent again)",
+            ["topic", "error"], registry=registry,
+        )
+        self.checkpoints = Counter(
+            "streamproc_checkpoints",
+            "State checkpoints by outcome (written, or deferred while outputs are undelivered)",
+            ["outcome"], registry=registry,
+        )
+        self.checkpoint_seconds = Histogram(
+            "streamproc_checkpoint_duration_seconds", "Time to write a checkpoint",
+            registry=registry, buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )
+        self.snapshot_bytes = Gauge(
+            "streamproc_snapshot_bytes", "Size of the last state snapshot of a partition",
+            ["partition"], registry=registry,
+        )
+        self.state_errors = Counter(
+            "streamproc_state_restore_errors", "State snapshots that could not be restored",
+            registry=registry,
+        )
+        self.partitions = Gauge(
+            "streamproc_partitions_assigned", "Input partition numbers this worker owns",
+            registry=registry,
+        )
+        self.rebalances = Counter(
+            "streamproc_rebalances", "Partition assignments received", registry=registry,
+        )
+        self.batch_seconds = Histogram(
+            "streamproc_batch_duration_seconds", "Time to process one polled batch",
+            registry=registry, buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+        )
+        self.last_event = Gauge(
+            "streamproc_last_event_timestamp_seconds",
+            "Event timestamp of the latest valid event of a model",
+            ["model_id", "topic"], registry=registry,
+        )
+        registry.register(_MonitorCollector(self))
