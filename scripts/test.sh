@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Set up everything the test suite needs on a fresh machine, then run it.
+#   scripts/test.sh                 the default suite (what CI runs)
+#   scripts/test.sh -m slow         the slow soak tests
+#   scripts/test.sh tests/core -q   any pytest arguments
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3.11}"
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || { echo "streamproc needs Python 3.11 or newer (found $("$PY" --version))" >&2; exit 1; }
+
+# Debian tools the integration tests use: promtool (lints /metrics, checks the
+# Prometheus config) and kcat (an independent Kafka client for interop tests).
+if ! command -v promtool >/dev/null 2>&1 || ! command -v kcat >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    echo "installing prometheus (promtool) and kcat with apt-get..."
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      prometheus kcat >/dev/null
+  else
+    echo "warning: promtool and kcat are missing; the tests that need them will be skipped" >&2
+  fi
+fi
+
+if [ ! -x .venv/bin/python ]; then "$PY" -m venv .venv; fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+.venv/bin/ruff check streamproc tests benchmarks
+exec .venv/bin/python -m pytest "$@"

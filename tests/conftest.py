@@ -1,0 +1,181 @@
+"""Shared fixtures: a real embedded Kafka-protocol broker and helpers around it.
+
+One Tansu broker serves the whole session; every test gets its own topic names and
+consumer group, so tests never see each other's events.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.config import Settings, load_settings
+from streamproc.kafka.worker import Worker
+
+REPO = Path(__file__).resolve().parents[1]
+_counter = itertools.count()
+
+# Short group timeouts: Tansu answers a join after a fraction of the session
+# timeout, and waits the full timeout for a member that died without leaving.
+FAST_GROUP = {"session_timeout_ms": 6000, "heartbeat_interval_ms": 500}
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with EmbeddedBroker(free_port(), log_file=log) as b:
+        yield b
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{os.getpid()}-{next(_counter)}"
+
+
+def settings_for(broker: EmbeddedBroker, name: str, **overrides: Any) -> Settings:
+    """Settings with topics and group unique to one test."""
+    tag = unique(name)
+    values: dict[str, Any] = {
+        "broker": broker.bootstrap,
+        "group_id": f"g-{tag}",
+        "features_topic": f"features-{tag}",
+        "predictions_topic": f"predictions-{tag}",
+        "labels_topic": f"labels-{tag}",
+        "alerts_topic": f"alerts-{tag}",
+        "dead_letter_topic": f"dlq-{tag}",
+        "state_topic": f"state-{tag}",
+        "partitions": 4,
+        "metrics_port": 0,
+        "checkpoint_interval_seconds": 1.0,
+        **FAST_GROUP,
+    }
+    values.update(overrides)
+    return load_settings(None, **values)
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The STREAMPROC_* environment that reproduces ``settings`` in a subprocess."""
+    env = dict(os.environ)
+    for key, value in settings.model_dump(exclude={"detection", "models", "state_key"}).items():
+        text = str(value).lower() if isinstance(value, bool) else str(value)
+        env[f"STREAMPROC_{key.upper()}"] = text
+    for key, value in settings.detection.model_dump().items():
+        env[f"STREAMPROC_DETECTION__{key.upper()}"] = str(value)
+    if settings.state_key is not None:
+        env["STREAMPROC_STATE_KEY"] = settings.state_key.get_secret_value()
+    return env
+
+
+@contextmanager
+def running_worker(settings: Settings) -> Iterator[Worker]:
+    """A worker in a thread of this process; stopped (with a final checkpoint) on exit."""
+    worker = Worker(settings)
+    worker.start()
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: worker.health.ready()[0], 30, "worker ready")
+        yield worker
+    finally:
+        worker.stop()
+        thread.join(60)
+
+
+def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def producer(broker: EmbeddedBroker) -> Producer:
+    return Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "log_level": 3})
+
+
+def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Any]:
+    """All messages currently in ``topic`` (no consumer group: no join delay)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader",
+                  "enable.auto.commit": False, "log_level": 3})
+    try:
+        meta = c.list_topics(topic, timeout=timeout).topics[topic]
+        ends = {}
+        for p in meta.partitions:
+            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            if high > low:
+                ends[p] = high
+        if not ends:
+            return []
+        c.assign([TopicPartition(topic, p, 0) for p in ends])
+        out = []
+        deadline = time.monotonic() + timeout
+        positions = dict.fromkeys(ends, 0)
+        while any(positions[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+            for m in c.consume(1000, 0.5):
+                if m.error():
+                    continue
+                out.append(m)
+                positions[m.partition()] = m.offset() + 1
+        return out
+    finally:
+        c.close()
+
+
+def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    return [orjson.loads(m.value()) for m in read_topic(bootstrap, topic)]
+
+
+def scrape(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return resp.read().decode()
+
+
+def kcat_command() -> tuple[list[str], dict[str, str]] | None:
+    """kcat with a librdkafka that speaks to Tansu, or None when kcat is not installed.
+
+    Debian's kcat links librdkafka 2.0, which cannot parse the broker's ApiVersion v3
+    reply; the librdkafka shipped inside the confluent-kafka wheel can, and is
+    ABI-compatible, so kcat runs against it.
+    """
+    path = shutil.which("kcat")
+    if path is None:
+        return None
+    import confluent_kafka
+
+    libs = Path(confluent_kafka.__file__).resolve().parent.parent / "confluent_kafka.libs"
+    env = dict(os.environ)
+    candidates = sorted(libs.glob("librdkafka*.so*")) if libs.is_dir() else []
+    if candidates:
+        shim = Path(os.environ.get("TMPDIR", "/tmp")) / f"streamproc-rdkafka-{os.getuid()}"
+        shim.mkdir(exist_ok=True)
+        link = shim / "librdkafka.so.1"
+        if not link.exists():
+            link.symlink_to(candidates[0])
+        env["LD_LIBRARY_PATH"] = f"{shim}:{env.get('LD_LIBRARY_PATH', '')}"
+    return [path], env
+
+
+def streamproc_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "streamproc", *args]
+
+
+def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
+            stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(streamproc_cmd(*args), capture_output=True, text=True,
+                          timeout=timeout, env=env, input=stdin, cwd=REPO)

@@ -1,0 +1,100 @@
+"""Settings precedence and the CLI's behaviour on user errors (one sentence, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from streamproc.config import load_settings
+from streamproc.errors import ConfigError
+
+from .conftest import run_cli
+
+
+def test_flags_beat_environment_beat_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "streamproc.yaml"
+    cfg.write_text("broker: file:1\nmetrics_port: 1111\ndetection:\n  reference_size: 500\n")
+    monkeypatch.setenv("STREAMPROC_METRICS_PORT", "2222")
+    monkeypatch.setenv("STREAMPROC_DETECTION__BLOCK_SIZE", "8")
+    s = load_settings(cfg, broker="flag:1")
+    assert (s.broker, s.metrics_port) == ("flag:1", 2222)
+    assert (s.detection.reference_size, s.detection.block_size) == (500, 8)
+
+
+def test_toml_and_per_model_overrides(tmp_path: Path) -> None:
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[models.fraud]\nfalse_alarm_budget = 1e6\ntask = "classification"\n')
+    dc = load_settings(cfg).detection_config()
+    assert dc.settings_for("fraud").budget.events == 1e6
+    assert dc.settings_for("other").budget.events == 100_000
+    assert dc.task_for("fraud") == "classification"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("detection:\n  reference_size: 10\n", "detection.reference_size: Input should be greater"),
+     ("partitions: many\n", "partitions: Input should be a valid integer"),
+     ("unknown_setting: 1\n", "unknown_setting: Extra inputs are not permitted"),
+     ("- a\n- b\n", "must hold a mapping")],
+)
+def test_bad_config_names_the_setting(tmp_path: Path, text: str, message: str) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_settings(cfg)
+
+
+def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
+    result = run_cli("worker", "--config", str(tmp_path / "missing.yaml"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"streamproc worker: error: config file {tmp_path / 'missing.yaml'} does not exist; "
+        "pass an existing YAML or TOML file"
+    ]
+
+
+def test_cli_reports_an_unreachable_broker(tmp_path: Path) -> None:
+    env = {**os.environ, "STREAMPROC_BROKER_TIMEOUT_SECONDS": "2"}
+    result = run_cli("worker", "--broker", "127.0.0.1:1", "--metrics-port", "0", env=env)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("streamproc worker: error: cannot reach a Kafka broker at 127.0.0.1:1")
+    assert "Traceback" not in result.stderr
+
+
+def test_backtest_pipe_prints_onset_and_detection() -> None:
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 1, 50_000), rng.normal(0.5, 1, 10_000)])
+    result = run_cli("backtest", "--stdin", stdin="\n".join(f"{v:.6f}" for v in x) + "\n")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "50000 50079\n"
+
+
+def test_backtest_pipe_names_a_bad_line() -> None:
+    result = run_cli("backtest", "--stdin", stdin="1\n2\nthree\n")
+    assert result.returncode == 2
+    assert "line 3 of stdin is 'three', not a number" in result.stderr
+
+
+def test_backtest_file_writes_table_json_and_plots(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    rows = ["timestamp,age,income,plan"]
+    for i in range(12_000):
+        income = rng.lognormal(10, 0.5) * (1.5 if i >= 8_000 else 1.0)
+        rows.append(f"{1.7e9 + i},{rng.normal(40, 8):.3f},{income:.2f},"
+                    f"{rng.choice(['a', 'b', 'c'])}")
+    data = tmp_path / "events.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = run_cli("backtest", str(data), "--output", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "income" in result.stdout and "12,000 rows" in result.stdout
+    found = json.loads((out / "detections.json").read_text())
+    assert [(a["feature"], a["detector"]) for a in found] == [("income", "page_hinkley")]
+    assert 8_000 <= found[0]["position"] < 8_200
+    png = out / "model__feature__income.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
