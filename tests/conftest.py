@@ -9,10 +9,12 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -179,3 +181,57 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
             stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(streamproc_cmd(*args), capture_output=True, text=True,
                           timeout=timeout, env=env, input=stdin, cwd=REPO)
+
+
+class WorkerProcess:
+    """A `streamproc worker` subprocess configured like ``settings``."""
+
+    def __init__(self, settings: Settings, log: Path, metrics_port: int | None = None) -> None:
+        self.port = metrics_port or free_port()
+        env = worker_env(settings)
+        env["STREAMPROC_METRICS_PORT"] = str(self.port)
+        self.log = log
+        with open(log, "ab") as out:
+            self.proc = subprocess.Popen(streamproc_cmd("worker"), cwd=REPO, env=env,
+                                         stdout=out, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def status(self, path: str) -> int:
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=2) as resp:
+                return int(resp.status)
+        except urllib.error.HTTPError as exc:
+            return int(exc.code)
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return 0
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        wait_until(lambda: self.status("/readyz") == 200 or self.proc.poll() is not None,
+                   timeout, "worker ready")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker exited with {self.proc.returncode}; see {self.log}")
+
+    def samples(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        try:
+            text = scrape(self.base + "/metrics")
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            return {}
+        out = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                out[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return out
+
+    def total(self, name: str, **labels: str) -> float:
+        return sum(v for (n, lab), v in self.samples().items()
+                   if n == name and all(dict(lab).get(k) == w for k, w in labels.items()))
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(30)
+
+    def terminate(self, timeout: float = 60) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)

@@ -71,7 +71,7 @@ class StateStore:
         step = _WINDOW
         while end > low:
             start = max(low, end - step)
-            best = self._best_in(partition, start, end, wanted, deadline)
+            best = self._best_in(partition, start, wanted, deadline)
             if best is not None:
                 payload = snapshot.decode(best, self.key)
                 state = payload["state"]
@@ -86,24 +86,24 @@ class StateStore:
         return None
 
     def _best_in(
-        self, partition: int, start: int, end: int, wanted: bytes, deadline: float
+        self, partition: int, start: int, wanted: bytes, deadline: float
     ) -> bytes | None:
         self._reader.assign([TopicPartition(self.topic, partition, start)])
         best: tuple[int, int] | None = None
         blob: bytes | None = None
-        offset = start
-        while offset < end:
+        # Read to the end of the log, not to `end`: Tansu's high watermark can lag the
+        # last produced record, and the newest snapshot is the one that matters most.
+        eof = False
+        while not eof:
             if time.monotonic() > deadline:
                 raise BrokerError(
                     f"timed out reading state topic {self.topic} partition {partition}"
                 )
             for msg in self._reader.consume(500, 1.0):
                 if msg.error():
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
-                        offset = end
+                    eof = eof or msg.error().code() == KafkaError._PARTITION_EOF
                     continue
-                offset = msg.offset() + 1
-                if msg.offset() >= end or msg.key() != wanted or not msg.value():
+                if msg.key() != wanted or not msg.value():
                     continue
                 included = self._included(msg.headers())
                 rank = (included, msg.offset())

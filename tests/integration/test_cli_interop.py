@@ -68,9 +68,11 @@ def test_kcat_events_in_kcat_alerts_out(tmp_path: Path) -> None:
         assert f"bootstrap address: {bootstrap}" in banner
         env = {**os.environ, "STREAMPROC_SESSION_TIMEOUT_MS": "6000",
                "STREAMPROC_PARTITIONS": "2", "STREAMPROC_DETECTION__REFERENCE_SIZE": "500"}
-        worker = subprocess.Popen(
-            streamproc_cmd("worker", "--broker", bootstrap, "--metrics-port", str(metrics_port)),
-            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=open(tmp_path / "w.log", "wb"))
+        with open(tmp_path / "w.log", "wb") as log:
+            worker = subprocess.Popen(
+                streamproc_cmd("worker", "--broker", bootstrap, "--metrics-port",
+                               str(metrics_port)),
+                cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=log)
         base = f"http://127.0.0.1:{metrics_port}"
         wait_until(lambda: _status(base + "/readyz") == 200, 60, "worker ready")
 
