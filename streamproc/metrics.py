@@ -30,6 +30,7 @@ class MonitorRow:
     mean: float | None
     reference_mean: float | None
     reference_sd: float | None
+    learning: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,15 @@ class _MonitorCollector(Collector):
             "Standard deviation of the current reference window",
             labels=labels,
         )
+        learning = GaugeMetricFamily(
+            "streamproc_monitor_learning",
+            "1 while a monitor collects its reference (warm-up, no detection yet), else 0",
+            labels=labels,
+        )
         for row in view.monitors[:cap]:
             key = [row.model_id, row.signal, row.feature]
             obs.add_metric(key, row.observations)
+            learning.add_metric(key, 1.0 if row.learning else 0.0)
             for family, value in ((mean, row.mean), (ref_mean, row.reference_mean),
                                   (ref_sd, row.reference_sd)):
                 if value is not None and math.isfinite(value):
@@ -95,7 +102,7 @@ class _MonitorCollector(Collector):
             "Assigned partitions whose state could not be restored (paused; see logs)",
         )
         failed.add_metric([], len(view.failed))
-        yield from (obs, mean, ref_mean, ref_sd, dropped, joins, failed)
+        yield from (obs, mean, ref_mean, ref_sd, learning, dropped, joins, failed)
 
 
 class WorkerMetrics:

@@ -107,8 +107,10 @@ def wait_until(check: Any, timeout: float, what: str, interval: float = 0.1) -> 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def producer(broker: EmbeddedBroker) -> Producer:
-    return Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 5, "log_level": 3})
+def producer(target: EmbeddedBroker | str) -> Producer:
+    """A confluent-kafka producer on a broker (or a bootstrap address)."""
+    bootstrap = target if isinstance(target, str) else target.bootstrap
+    return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "log_level": 3})
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Any]:
@@ -183,6 +185,20 @@ def run_cli(*args: str, timeout: float = 120, env: dict[str, str] | None = None,
                           timeout=timeout, env=env, input=stdin, cwd=REPO)
 
 
+_LIVE_WORKERS: list[WorkerProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_workers() -> Iterator[None]:
+    """A failing test must not leave worker processes running."""
+    yield
+    while _LIVE_WORKERS:
+        w = _LIVE_WORKERS.pop()
+        if w.proc.poll() is None:
+            w.proc.kill()
+            w.proc.wait(30)
+
+
 class WorkerProcess:
     """A `streamproc worker` subprocess configured like ``settings``."""
 
@@ -195,6 +211,7 @@ class WorkerProcess:
             self.proc = subprocess.Popen(streamproc_cmd("worker"), cwd=REPO, env=env,
                                          stdout=out, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
+        _LIVE_WORKERS.append(self)
 
     def status(self, path: str) -> int:
         try:

@@ -204,8 +204,10 @@ class ADWIN:
         m_recip = 1.0 / (n0 - self.min_window_length + 1.0) + 1.0 / (
             n1 - self.min_window_length + 1.0
         )
+        # Rounding can leave the running variance a hair below zero after deletions.
+        variance = max(self._variance / self._width, 0.0)
         epsilon = (
-            math.sqrt(2.0 * m_recip * (self._variance / self._width) * delta_prime)
+            math.sqrt(2.0 * m_recip * variance * delta_prime)
             + 2.0 / 3.0 * delta_prime * m_recip
         )
         return abs(mean_diff) > epsilon

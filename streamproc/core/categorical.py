@@ -25,7 +25,7 @@ import numpy as np
 
 from .bernoulli import BernoulliCusum, alternative_rate
 from .calibration import bernoulli_threshold, cusum_threshold, wilson_upper
-from .detection import Detection, severity_from_distance, severity_from_rate
+from .detection import Detection, apply_cooldown, severity_from_distance, severity_from_rate
 from .page_hinkley import PageHinkley
 from .rates import TagView
 from .settings import MonitorSettings
@@ -95,6 +95,11 @@ class CategoricalMonitor:
             )
         if self._unseen is not None:
             self._unseen.set_threshold(bernoulli_threshold(self._arl))
+
+    @property
+    def learning(self) -> bool:
+        """True while the monitor collects its reference (warm-up): no detection yet."""
+        return self._ref is None
 
     @property
     def reference_shares(self) -> dict[str, float] | None:
@@ -244,11 +249,7 @@ class CategoricalMonitor:
 
     # -- detections ------------------------------------------------------------------------
     def _finish(self, detection: Detection) -> Detection:
-        last = self._last_alert.get(detection.detector)
-        if last is not None and detection.position - last < self.settings.cooldown_events:
-            detection.suppressed = True
-        else:
-            self._last_alert[detection.detector] = detection.position
+        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
         self.detections += 1
         self._ref = None
         self._ref_n = 0

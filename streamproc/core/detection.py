@@ -8,6 +8,7 @@ from typing import Any
 
 __all__ = [
     "Detection",
+    "apply_cooldown",
     "SEVERITIES",
     "Tag",
     "severity_from_rate",
@@ -42,6 +43,27 @@ class Detection:
     statistics: dict[str, Any] = field(default_factory=dict)
     suppressed: bool = False  # inside the cooldown of an earlier alert: counted, not alerted
     source_row: int = -1  # row of the triggering event in the batch that was fed
+
+
+def apply_cooldown(last_alert: dict[str, int], detection: Detection, cooldown: int) -> Detection:
+    """Mark ``detection`` suppressed if its detector alerted less than ``cooldown`` events ago.
+
+    ``last_alert`` maps a detector to the position of its last alert and is updated.
+
+    >>> last = {}
+    >>> d = Detection("feature", "x", "adwin", 100, 0.0, 90, 0.0, "up", "high")
+    >>> apply_cooldown(last, d, 50).suppressed, last
+    (False, {'adwin': 100})
+    >>> d2 = Detection("feature", "x", "adwin", 120, 0.0, 110, 0.0, "up", "high")
+    >>> apply_cooldown(last, d2, 50).suppressed, last
+    (True, {'adwin': 100})
+    """
+    last = last_alert.get(detection.detector)
+    if last is not None and detection.position - last < cooldown:
+        detection.suppressed = True
+    else:
+        last_alert[detection.detector] = detection.position
+    return detection
 
 
 def _grade(value: float, cuts: tuple[float, float, float]) -> str:

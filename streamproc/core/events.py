@@ -31,6 +31,9 @@ REASONS = (
     "key_mismatch",
     "unknown_model",
     "bad_timestamp",
+    # Not the sender's fault: the worker could not process a valid event (a bug);
+    # the event is kept in the dead-letter topic instead of stopping the worker.
+    "processing_error",
 )
 
 # Default cap on one message: far above any sane inference event, far below what

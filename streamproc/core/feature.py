@@ -8,7 +8,7 @@ import numpy as np
 
 from .categorical import CategoricalMonitor
 from .detection import Detection
-from .numeric import NumericMonitor
+from .numeric import MAX_ABS_VALUE, NumericMonitor
 from .rates import RateMonitor
 from .settings import MonitorSettings
 
@@ -116,9 +116,13 @@ class FeatureMonitor:
                 x = np.array(
                     [v if type(v) in _NUMERIC_TYPES else None for v in column], dtype=np.float64
                 )
-            # Values too large for a double arrive as inf: they are not valid values.
             missing = np.isnan(x) if mismatch is None else np.isnan(x) & ~mismatch
-            usable = np.isfinite(x)
+            # Numbers too large for a double (inf) or beyond MAX_ABS_VALUE are not usable
+            # values: they count as type mismatches.
+            usable = np.abs(x) <= MAX_ABS_VALUE
+            absurd = ~usable & ~np.isnan(x)
+            if absurd.any():
+                mismatch = absurd if mismatch is None else mismatch | absurd
         else:
             missing = np.fromiter((v is None for v in column), dtype=bool, count=n)
             if types <= {str, type(None)}:

@@ -2,8 +2,11 @@
 
 Labels usually arrive long after their prediction, sometimes never, occasionally
 before it. Predictions wait for their label at most ``max_predictions`` entries
-and ``window_seconds`` of event time; a label that finds no prediction waits at
-most ``max_labels`` entries and the same window. What falls out is counted by
+and until labels ``window_seconds`` later (in event time) have arrived; a label
+that finds no prediction waits at most ``max_labels`` entries and until
+predictions ``window_seconds`` later have arrived. Each side expires by the other
+side's clock, so a worker reading one topic far ahead of the other (a backlog
+after a restart) does not expire what is merely not read yet. What falls out is counted by
 reason, never dropped silently: ``expired_predictions`` (no label came: normal
 for unlabeled traffic), ``unmatched_labels`` (no prediction within the window:
 too late, or an unknown event_id), ``duplicate_labels``.
@@ -42,8 +45,8 @@ class JoinBuffer:
     >>> jb.add_prediction("e9", "v1", "dog", 4.0)
     Outcome(event_id='e9', model_version='v1', prediction='dog', label='dog', timestamp=6.0)
     >>> jb.add_label("e9", "dog", 7.0)  # a second label for e9
-    >>> jb.add_label("e5", "cat", 8.0)  # never predicted: expires after the window
-    >>> jb.add_prediction("e2", "v1", "cat", 200.0)
+    >>> jb.add_label("e5", "cat", 8.0)  # never predicted: expires once predictions
+    >>> jb.add_prediction("e2", "v1", "cat", 200.0)  # are a window later
     >>> jb.counts()
     {'joined': 2, 'expired_predictions': 0, 'unmatched_labels': 1, 'duplicate_labels': 1}
     """
@@ -63,7 +66,8 @@ class JoinBuffer:
         # event_id -> [label, timestamp]
         self._labels: OrderedDict[str, list[Any]] = OrderedDict()
         self._joined_recent: OrderedDict[str, None] = OrderedDict()
-        self._clock = float("-inf")  # latest event time seen
+        self._prediction_clock = float("-inf")  # latest prediction time seen
+        self._label_clock = float("-inf")  # latest label time seen
         self.joined = 0
         self.expired_predictions = 0
         self.unmatched_labels = 0
@@ -80,7 +84,9 @@ class JoinBuffer:
     def add_prediction(
         self, event_id: str, model_version: str, prediction: Any, timestamp: float
     ) -> Outcome | None:
-        self._advance(timestamp)
+        if timestamp > self._prediction_clock:
+            self._prediction_clock = timestamp
+            self._expire_labels()
         pending = self._labels.pop(event_id, None)
         if pending is not None:
             return self._join(event_id, model_version, prediction, pending[0], pending[1])
@@ -92,7 +98,9 @@ class JoinBuffer:
         return None
 
     def add_label(self, event_id: str, label: Any, timestamp: float) -> Outcome | None:
-        self._advance(timestamp)
+        if timestamp > self._label_clock:
+            self._label_clock = timestamp
+            self._expire_predictions()
         waiting = self._predictions.pop(event_id, None)
         if waiting is not None:
             return self._join(event_id, waiting[0], waiting[1], label, timestamp)
@@ -117,17 +125,19 @@ class JoinBuffer:
             self._joined_recent.popitem(last=False)
         return Outcome(event_id, version, prediction, label, label_ts)
 
-    def _advance(self, timestamp: float) -> None:
-        if timestamp <= self._clock:
-            return
-        self._clock = timestamp
-        horizon = timestamp - self.window_seconds
+    def _expire_predictions(self) -> None:
+        """Predictions older than the window before the latest label get no label."""
+        horizon = self._label_clock - self.window_seconds
         while self._predictions:
             first = next(iter(self._predictions.values()))
             if first[2] >= horizon:
                 break
             self._predictions.popitem(last=False)
             self.expired_predictions += 1
+
+    def _expire_labels(self) -> None:
+        """Labels older than the window before the latest prediction get no prediction."""
+        horizon = self._prediction_clock - self.window_seconds
         while self._labels:
             first = next(iter(self._labels.values()))
             if first[1] >= horizon:
@@ -140,7 +150,8 @@ class JoinBuffer:
             "p": [[k, *v] for k, v in self._predictions.items()],
             "l": [[k, *v] for k, v in self._labels.items()],
             "j": list(self._joined_recent),
-            "clock": None if self._clock == float("-inf") else self._clock,
+            "clocks": [None if c == float("-inf") else c
+                       for c in (self._prediction_clock, self._label_clock)],
             "n": [self.joined, self.expired_predictions, self.unmatched_labels,
                   self.duplicate_labels],
         }
@@ -149,7 +160,8 @@ class JoinBuffer:
         self._predictions = OrderedDict((str(k), [v, p, float(t)]) for k, v, p, t in state["p"])
         self._labels = OrderedDict((str(k), [lab, float(t)]) for k, lab, t in state["l"])
         self._joined_recent = OrderedDict((str(k), None) for k in state["j"])
-        clock = state["clock"]
-        self._clock = float("-inf") if clock is None else float(clock)
+        self._prediction_clock, self._label_clock = (
+            float("-inf") if c is None else float(c) for c in state["clocks"]
+        )
         counts = [int(v) for v in state["n"]]
         self.joined, self.expired_predictions, self.unmatched_labels, self.duplicate_labels = counts

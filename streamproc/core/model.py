@@ -29,12 +29,14 @@ class MonitorView(NamedTuple):
     mean: float | None
     reference_mean: float | None
     reference_sd: float | None
+    learning: bool  # still collecting its reference: not detecting yet (warm-up)
 
 
 def _view(signal: str, name: str, fm: FeatureMonitor) -> MonitorView:
     ref = fm.values.reference if isinstance(fm.values, NumericMonitor) else None
     ref = ref or {}
-    return MonitorView(signal, name, fm.n_events, fm.current_mean, ref.get("mean"), ref.get("sd"))
+    return MonitorView(signal, name, fm.n_events, fm.current_mean, ref.get("mean"),
+                       ref.get("sd"), fm.values.learning)
 
 
 def _is_number(value: Any) -> bool:
@@ -265,12 +267,12 @@ class ModelMonitor:
             ref = perf.reference or {}
             views.append(
                 MonitorView("performance", "abs_error", perf.n, perf.current_mean,
-                            ref.get("mean"), ref.get("sd"))
+                            ref.get("mean"), ref.get("sd"), perf.learning)
             )
         elif perf is not None:
             views.append(
                 MonitorView("performance", "error_rate", perf.n, perf.current_rate,
-                            perf.reference_rate, None)
+                            perf.reference_rate, None, perf.learning)
             )
         return views
 

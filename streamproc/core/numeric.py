@@ -33,7 +33,13 @@ from .adwin import ADWIN
 from .bernoulli import BernoulliCusum, alternative_rate
 from .calibration import adwin_delta, bernoulli_threshold, cusum_threshold, range_rate_bound
 from .categorical import CategoricalMonitor
-from .detection import Detection, severity_from_rate, severity_from_shift, severity_from_spread
+from .detection import (
+    Detection,
+    apply_cooldown,
+    severity_from_rate,
+    severity_from_shift,
+    severity_from_spread,
+)
 from .page_hinkley import PageHinkley
 from .rates import TagView
 from .scores import NormalScores
@@ -45,6 +51,10 @@ __all__ = ["NumericMonitor", "block_stats"]
 # each side: light-tailed features then almost never leave it in control, while a unit
 # change or a flood of outliers still does at once.
 _RANGE_MARGIN = 0.05
+# Numbers beyond this magnitude are not usable values (they count as type mismatches):
+# keeping inputs below it keeps every sum and square in the monitors finite.
+MAX_ABS_VALUE = 1e100
+_Z_CLIP = 1e6
 # A feature with at most this many distinct values in its reference (flags, small
 # counts, ratings) is tested as categorical: block means and spreads of a few discrete
 # values are too far from normal for the block tests' calibration.
@@ -63,7 +73,9 @@ def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarr
     """Means and standard deviations of consecutive blocks of standardised values.
 
     Sums run column by column so every block is added in the same order whatever
-    array it sits in: results are bit-identical across batchings.
+    array it sits in: results are bit-identical across batchings. Standardised
+    values are clipped at +-1e6 sd: that far out every test alarms anyway, and no
+    square or sum can overflow into state.
 
     >>> m, s = block_stats(np.arange(8.0), mean=0.0, sd=1.0, b=4)
     >>> m.tolist(), np.round(s, 3).tolist()
@@ -71,6 +83,7 @@ def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarr
     """
     nb = len(x) // b
     z = (x[: nb * b].reshape(nb, b) - mean) / sd
+    np.clip(z, -_Z_CLIP, _Z_CLIP, out=z)
     total = z[:, 0].copy()
     for j in range(1, b):
         total += z[:, j]
@@ -155,6 +168,13 @@ class NumericMonitor:
         return None if self._ref is None else dict(self._ref)
 
     @property
+    def learning(self) -> bool:
+        """True while the monitor collects its reference (warm-up): no detection yet."""
+        if self._discrete is not None:
+            return self._discrete.learning
+        return self._ref is None
+
+    @property
     def current_mean(self) -> float | None:
         """Recent mean: ADWIN's adaptive window, or the reference being collected."""
         ref = self._ref
@@ -166,7 +186,13 @@ class NumericMonitor:
 
     # -- update --------------------------------------------------------------------------
     def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed finite values with their event positions and times; return detections."""
+        """Feed finite values with their event positions and times; return detections.
+
+        Values beyond +-MAX_ABS_VALUE are skipped (callers count them as unusable).
+        """
+        usable = np.abs(x) <= MAX_ABS_VALUE
+        if not usable.all():
+            x, pos, ts = x[usable], pos[usable], ts[usable]
         out: list[Detection] = []
         n = len(x)
         self.n += n
@@ -318,11 +344,7 @@ class NumericMonitor:
 
     # -- detections ------------------------------------------------------------------------
     def _finish_detection(self, detection: Detection) -> Detection:
-        last = self._last_alert.get(detection.detector)
-        if last is not None and detection.position - last < self.settings.cooldown_events:
-            detection.suppressed = True
-        else:
-            self._last_alert[detection.detector] = detection.position
+        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
         self.detections += 1
         # Re-baseline: the next values form a new reference.
         self._ref = None

@@ -89,6 +89,11 @@ class RateMonitor:
             self._det.set_threshold(bernoulli_threshold(self._arl))
 
     @property
+    def learning(self) -> bool:
+        """True while the monitor collects its reference (warm-up): no detection yet."""
+        return self._p_ref is None
+
+    @property
     def reference_rate(self) -> float | None:
         return self._p_ref
 

@@ -322,7 +322,11 @@ class Worker:
         last = batch[-1].offset()
         if last <= floor:
             return
-        applied = unit.apply(kind, topic, events, now, last_offset=last)
+        try:
+            applied = unit.apply(kind, topic, events, now, last_offset=last)
+        except Exception as exc:  # noqa: BLE001 - last resort: never stop on an event
+            self._processing_failed(unit, kind, topic, batch, events, last, exc)
+            return
         self.dirty.add(unit.partition)
         for alert in applied.alerts:
             self._outputs.alert(alert)
@@ -341,6 +345,26 @@ class Worker:
                 latest[e.model_id] = e.timestamp
         for model_id, ts in latest.items():
             self.metrics.last_event.labels(model_id, topic).set(ts)
+
+    def _processing_failed(
+        self, unit: PartitionMonitors, kind: str, topic: str, batch: list[Message],
+        events: list[InputEvent], last: int, exc: Exception,
+    ) -> None:
+        """A bug hit while applying valid events: dead-letter them, log, keep going.
+
+        The monitors of that partition may hold part of the batch; the error is
+        logged with a traceback and counted so that it is seen and fixed.
+        """
+        _log.exception(
+            "processing %d %s events of partition %d failed; they go to %s (%s)",
+            len(events), kind, unit.partition, self.settings.dead_letter_topic, exc,
+        )
+        by_offset = {m.offset(): m for m in batch}
+        reason = Rejection("processing_error", f"the worker failed on this event: {exc!r}")
+        for e in events:
+            self._reject(by_offset[e.offset], reason, topic)
+        unit.offsets[kind] = max(unit.absorbed(kind), last)
+        self.dirty.add(unit.partition)
 
     def _reject(self, m: Message, rejection: Rejection, topic: str) -> None:
         assert self._outputs is not None
@@ -419,7 +443,7 @@ class Worker:
                     continue
                 for v in active.monitor_views():
                     rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
-                                           v.mean, v.reference_mean, v.reference_sd))
+                                           v.mean, v.reference_mean, v.reference_sd, v.learning))
             for model_id, jb in unit.joins.items():
                 joins += [(model_id, outcome, n) for outcome, n in jb.counts().items()]
         rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))
