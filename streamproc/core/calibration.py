@@ -19,10 +19,13 @@ any feature's location and scale:
   log-scale errors), equals the budget.
 * **Bernoulli CUSUM** (missing rate, out-of-range rate, type changes, unseen
   categories, classification error rate). Its increments are log-likelihood ratios,
-  for which Lorden's bound gives ``ARL >= exp(h)``: the threshold ``h = ln(ARL)``
-  keeps the budget whatever the rate, as long as the true in-control rate does not
-  exceed the design rate; the design rate is an upper confidence bound of the
-  reference estimate.
+  for which Lorden's bound gives ``ARL >= exp(h)`` when the true rate is the design
+  rate. When the reference saw enough events of both kinds (>= 30 each), the design
+  rate is the reference estimate and ``h`` solves ``E[exp(-theta(p) h)] = 1/ARL``
+  averaged over the estimate's sampling error, where ``theta(p)`` is the Cramér
+  exponent of the walk under a true rate ``p`` (Wald: the chance to climb to ``h``
+  is ``exp(-theta h)``). With fewer (rare events: nulls, new categories), the
+  design rate is an upper confidence bound (z = 4) of the estimate and ``h = ln(ARL)``.
 * **ADWIN** checks a Bernstein-type bound with confidence ``delta`` at every check:
   the expected number of false cuts per check is at most ``delta``, so
   ``delta = checks per budget^-1`` is a (conservative) bound.
@@ -48,6 +51,7 @@ __all__ = [
     "GROUP_SHARES",
     "FalseAlarmBudget",
     "adwin_delta",
+    "bernoulli_design",
     "bernoulli_threshold",
     "cusum_arl",
     "cusum_threshold",
@@ -243,3 +247,68 @@ def range_rate_bound(n: int) -> float:
     0.007
     """
     return min(_RANGE_TAIL / n, 0.5)
+
+
+# Below this many events of either kind in the reference, the normal approximation
+# of the rate's sampling error is too rough: use the conservative upper-bound design.
+_MIN_COUNT_FOR_AVERAGING = 30
+
+
+def _cramer_exponent(p: np.ndarray, a: float, c: float) -> np.ndarray:
+    """Positive root theta of p e^(a theta) + (1-p) e^(c theta) = 1 (0 where none)."""
+    mean = p * a + (1.0 - p) * c
+    lo = np.full_like(p, 1e-9)
+    hi = np.full_like(p, 64.0)
+    for _ in range(80):
+        mid = 0.5 * (lo + hi)
+        above = p * np.exp(np.minimum(a * mid, 700.0)) + (1.0 - p) * np.exp(c * mid) > 1.0
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    return np.where(mean < 0.0, 0.5 * (lo + hi), 0.0)
+
+
+@lru_cache(maxsize=4096)
+def bernoulli_design(ones: int, n: int, arl_events: float) -> tuple[float, float, float]:
+    """(design rate p0, alternative p1, threshold h) of a Bernoulli CUSUM for a budget.
+
+    >>> p0, p1, h = bernoulli_design(200, 2000, 1e6)
+    >>> p0, p1, round(h, 2)
+    (0.1, 0.2, 17.72)
+    >>> p0, p1, h = bernoulli_design(0, 2000, 1e6)  # rare: upper bound, Lorden
+    >>> round(p0, 5), round(h, 3)
+    (0.00794, 13.816)
+    """
+    from .bernoulli import alternative_rate
+
+    if min(ones, n - ones) < _MIN_COUNT_FOR_AVERAGING:
+        p0 = max(wilson_upper(ones, n), 1e-6)
+        return p0, alternative_rate(p0), bernoulli_threshold(arl_events)
+    p0 = ones / n
+    p1 = alternative_rate(p0)
+    a, c = math.log(p1 / p0), math.log((1.0 - p1) / (1.0 - p0))
+    se = math.sqrt(p0 * (1.0 - p0) / n)
+    p = np.clip(p0 + _NODES * se, 1e-9, 1.0 - 1e-9)
+    theta = _cramer_exponent(p, a, c)
+    drift = p * a + (1.0 - p) * c
+    spread = np.sqrt(p * (1.0 - p)) * (a - c)
+    target = 1.0 / arl_events
+
+    def rate(h: float) -> float:
+        # Negative drift: Wald's exp(-theta h) bounds the chance an excursion reaches h.
+        # No negative drift (the true rate is past the balance point): Siegmund's
+        # run length of a Gaussian walk with the same drift and spread.
+        delta = drift / spread
+        b = h / spread + _SIEGMUND_OVERSHOOT
+        safe = np.where(np.abs(delta) < 1e-9, 1e-9, delta)
+        arl = (np.exp(np.minimum(-2 * safe * b, 700.0)) + 2 * safe * b - 1) / (2 * safe * safe)
+        per_event = np.where(theta > 0, np.exp(-theta * h), 1.0 / np.maximum(arl, 1.0))
+        return float((_WEIGHTS * np.minimum(per_event, 1.0)).sum())
+
+    lo, hi = math.log(arl_events), 4.0 * math.log(arl_events)
+    if rate(hi) > target:  # the reference is too uncertain to average: be conservative
+        p0 = wilson_upper(ones, n)
+        return p0, alternative_rate(p0), bernoulli_threshold(arl_events)
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if rate(mid) > target else (lo, mid)
+    return p0, p1, hi

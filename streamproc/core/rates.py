@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .bernoulli import BernoulliCusum, alternative_rate
-from .calibration import bernoulli_threshold, wilson_upper
+from .calibration import bernoulli_design, bernoulli_threshold
 from .detection import Detection, severity_from_rate
 from .settings import MonitorSettings
 
@@ -16,6 +16,10 @@ __all__ = ["RateMonitor", "TagView"]
 
 # A design rate this high leaves no room for a rise worth alerting on.
 _MAX_DESIGN_RATE = 0.95
+# A reference rate is learnt from at least this many of the rarer outcome (e.g. 200
+# errors), which puts its relative error near 7%, within this many reference windows.
+_RATE_MIN_COUNT = 200
+_RATE_MAX_FACTOR = 10
 
 
 class TagView:
@@ -42,8 +46,10 @@ class RateMonitor:
         Names reported with a detection.
     design_rate
         Maps (ones, n) of the reference to the in-control rate the test is designed
-        for; the default is the upper 90% Wilson bound, so that a reference that
-        happened to under-count does not eat the false-alarm budget.
+        for (with the threshold ln(ARL)). By default the design comes from
+        :func:`~streamproc.core.calibration.bernoulli_design`: the reference rate
+        with a threshold averaged over its sampling error, or an upper confidence
+        bound for rare events.
 
     Examples
     --------
@@ -53,7 +59,7 @@ class RateMonitor:
     >>> x = np.concatenate([rng.random(20_000) < 0.1, rng.random(5_000) < 0.3])
     >>> pos = np.arange(len(x)); ts = pos * 0.01
     >>> [(d.detector, d.position, d.onset_position, d.severity) for d in mon.update(x, pos, ts)]
-    [('error_rate', 20179, 20018, 'critical')]
+    [('error_rate', 20175, 20018, 'high')]
     """
 
     n_detectors = 1
@@ -70,7 +76,7 @@ class RateMonitor:
         self.signal = signal
         self.feature = feature
         self.detector = detector
-        self._design_rate = design_rate or (lambda ones, n: wilson_upper(ones, n))
+        self._design_rate = design_rate
         self._arl = float(settings.budget.events)
         self._ref_n = 0
         self._ref_ones = 0
@@ -85,8 +91,15 @@ class RateMonitor:
     def calibrate(self, arl_events: float) -> None:
         """Set the events between false alarms this detector may use."""
         self._arl = float(arl_events)
-        if self._det is not None:
-            self._det.set_threshold(bernoulli_threshold(self._arl))
+        if self._det is not None and self._p_ref is not None:
+            _, _, h = self._design()
+            self._det.set_threshold(h)
+
+    def _design(self) -> tuple[float, float, float]:
+        if self._design_rate is None:
+            return bernoulli_design(self._ref_ones, self._ref_n, self._arl)
+        p0 = max(self._design_rate(self._ref_ones, self._ref_n), 1e-6)
+        return p0, alternative_rate(p0), bernoulli_threshold(self._arl)
 
     @property
     def learning(self) -> bool:
@@ -114,11 +127,14 @@ class RateMonitor:
             if self._det is None:
                 if self._p_ref is not None:  # in-control rate too high to test for a rise
                     break
-                take = min(n_ref - self._ref_n, total - i)
+                # Checked only at multiples of reference_size, so the end of the
+                # reference does not depend on batch boundaries.
+                checkpoint = (self._ref_n // n_ref + 1) * n_ref
+                take = min(checkpoint - self._ref_n, total - i)
                 self._ref_ones += int(np.count_nonzero(x[i : i + take]))
                 self._ref_n += take
                 i += take
-                if self._ref_n == n_ref:
+                if self._ref_n == checkpoint and self._reference_is_enough():
                     self._finish_reference()
                 continue
             hit = self._det.update_many(x[i:], TagView(pos, ts, i))
@@ -129,11 +145,19 @@ class RateMonitor:
             i = j + 1
         return out
 
+    def _reference_is_enough(self) -> bool:
+        """A rate seen a few times is estimated too roughly to test for its doubling:
+        keep learning until both outcomes were seen _RATE_MIN_COUNT times (or never
+        the rarer one), up to _RATE_MAX_FACTOR reference windows."""
+        rare = min(self._ref_ones, self._ref_n - self._ref_ones)
+        longest = _RATE_MAX_FACTOR * self.settings.reference_size
+        return rare == 0 or rare >= _RATE_MIN_COUNT or self._ref_n >= longest
+
     def _finish_reference(self) -> None:
         self._p_ref = self._ref_ones / self._ref_n
-        p0 = max(self._design_rate(self._ref_ones, self._ref_n), 1e-6)
+        p0, p1, h = self._design()
         if p0 < _MAX_DESIGN_RATE:
-            self._det = BernoulliCusum(p0, alternative_rate(p0), bernoulli_threshold(self._arl))
+            self._det = BernoulliCusum(p0, p1, h)
 
     def _detection(self, position: int, timestamp: float) -> Detection:
         det = self._det
