@@ -195,40 +195,72 @@ def _parse_cell(text: str) -> Any:
     return value
 
 
-class _Series:
-    """Downsampled series of one numeric signal, for plots (bounded memory)."""
+class _Binned:
+    """Per-bin count, mean and sd of a signal along event positions (bounded memory).
 
-    def __init__(self, cap: int = 4000) -> None:
+    Bins start one event wide and double whenever there would be more than ``cap``.
+    """
+
+    def __init__(self, cap: int = 400) -> None:
         self.cap = cap
-        self.bin = 1
-        self.pos: list[float] = []
-        self.mean: list[float] = []
-        self.lo: list[float] = []
-        self.hi: list[float] = []
-        self._acc: list[tuple[int, float]] = []
+        self.width = 1
+        self.count = np.zeros(0)
+        self.total = np.zeros(0)
+        self.squares = np.zeros(0)
 
     def add(self, pos: np.ndarray, values: np.ndarray) -> None:
-        for p, v in zip(pos.tolist(), values.tolist(), strict=True):
-            self._acc.append((p, v))
-            if len(self._acc) >= self.bin:
-                vs = [x for _, x in self._acc]
-                self.pos.append(self._acc[0][0])
-                self.mean.append(sum(vs) / len(vs))
-                self.lo.append(min(vs))
-                self.hi.append(max(vs))
-                self._acc = []
-                if len(self.pos) >= 2 * self.cap:
-                    self._halve()
+        if not len(pos):
+            return
+        while int(pos.max()) // self.width >= 2 * self.cap:
+            self._coarsen()
+        idx = pos // self.width
+        size = max(len(self.count), int(idx.max()) + 1)
+        for name in ("count", "total", "squares"):
+            arr = getattr(self, name)
+            if len(arr) < size:
+                setattr(self, name, np.concatenate([arr, np.zeros(size - len(arr))]))
+        self.count += np.bincount(idx, minlength=size)
+        self.total += np.bincount(idx, weights=values, minlength=size)
+        self.squares += np.bincount(idx, weights=values * values, minlength=size)
 
-    def _halve(self) -> None:
-        self.pos = self.pos[::2]
-        self.mean = [(a + b) / 2 for a, b in zip(self.mean[::2], self.mean[1::2], strict=False)]
-        self.lo = [min(a, b) for a, b in zip(self.lo[::2], self.lo[1::2], strict=False)]
-        self.hi = [max(a, b) for a, b in zip(self.hi[::2], self.hi[1::2], strict=False)]
-        n = min(len(self.pos), len(self.mean), len(self.lo), len(self.hi))
-        self.pos, self.mean = self.pos[:n], self.mean[:n]
-        self.lo, self.hi = self.lo[:n], self.hi[:n]
-        self.bin *= 2
+    def _coarsen(self) -> None:
+        for name in ("count", "total", "squares"):
+            arr = getattr(self, name)
+            if len(arr) % 2:
+                arr = np.concatenate([arr, [0.0]])
+            setattr(self, name, arr[0::2] + arr[1::2])
+        self.width *= 2
+
+    def curve(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bin centres, means and standard deviations of the non-empty bins."""
+        ok = self.count > 0
+        mean = self.total[ok] / self.count[ok]
+        sd = np.sqrt(np.maximum(self.squares[ok] / self.count[ok] - mean * mean, 0.0))
+        centres = (np.flatnonzero(ok) + 0.5) * self.width
+        return centres, mean, sd
+
+
+# Categories drawn per categorical signal: the first ones seen, enough to show a shift.
+_PLOTTED_CATEGORIES = 5
+Curves = dict[str, _Binned]  # label -> binned series
+
+
+def _track(curves: dict[tuple[str, str, str], Curves], key: tuple[str, str, str],
+           pos: np.ndarray, column: list[Any], label: str = "value") -> None:
+    """Numbers become one curve (``label``); categories become one share curve each."""
+    numbers = np.array([v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
+                        for v in column], dtype=np.float64)
+    ok = np.isfinite(numbers)
+    named = curves.setdefault(key, {})
+    if ok.sum() * 2 >= len(column) and ok.any():
+        named.setdefault(label, _Binned()).add(pos[ok], numbers[ok])
+        return
+    cats = [None if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            for v in column]
+    for c in dict.fromkeys(v for v in cats if v is not None):
+        if c in named or len(named) < _PLOTTED_CATEGORIES:
+            share = np.fromiter((v == c for v in cats), dtype=np.float64, count=len(cats))
+            named.setdefault(c, _Binned()).add(pos, share)
 
 
 def _run_file(args: argparse.Namespace) -> int:
@@ -252,7 +284,7 @@ def _run_file(args: argparse.Namespace) -> int:
             raise ConfigError(f"--columns names unknown column(s): {', '.join(unknown)}")
     features = [c for c in (chosen or names) if c not in special and c not in excluded]
     monitors: dict[tuple[str, str], ModelMonitor] = {}
-    series: dict[tuple[str, str, str], _Series] = {}
+    series: dict[tuple[str, str, str], Curves] = {}
     found: list[tuple[ModelMonitor, Detection]] = []
     rows_done = 0
     console = Console(stderr=True)
@@ -286,7 +318,7 @@ def _run_file(args: argparse.Namespace) -> int:
 def _feed(
     mm: ModelMonitor, rows: list[dict[str, Any]], base_row: int, idx: np.ndarray,
     features: list[str], ts_col: str | None, args: argparse.Namespace,
-    series: dict[tuple[str, str, str], _Series],
+    series: dict[tuple[str, str, str], Curves],
 ) -> list[tuple[ModelMonitor, Detection]]:
     n = len(rows)
     file_rows = base_row + idx
@@ -298,58 +330,93 @@ def _feed(
     out: list[tuple[ModelMonitor, Detection]] = []
     base = mm.n_feature_events
     feats = [{c: r.get(c) for c in features} for r in rows]
-    for d in mm.observe_features(feats, ts, file_rows):
-        out.append((mm, d))
+    out += [(mm, d) for d in mm.observe_features(feats, ts, file_rows)]
     pos = np.arange(base, base + n)
     for c in features:
-        col = np.array([v if isinstance(v, (int, float)) and not isinstance(v, bool) else np.nan
-                        for v in (f.get(c) for f in feats)], dtype=np.float64)
-        ok = np.isfinite(col)
-        if ok.any():
-            series.setdefault((mm.model_id, "feature", c), _Series()).add(pos[ok], col[ok])
-    if args.prediction_column:
-        preds = [r.get(args.prediction_column) for r in rows]
-        keep = [i for i, p in enumerate(preds) if p is not None]
-        if keep:
-            kept = np.asarray(keep)
-            dets = mm.observe_predictions([preds[i] for i in keep], [None] * len(keep),
-                                          ts[kept], file_rows[kept])
-            out += [(mm, d) for d in dets]
-        if args.label_column:
-            outcomes, orows = [], []
-            for i, r in enumerate(rows):
-                p, lab = r.get(args.prediction_column), r.get(args.label_column)
-                if p is not None and lab is not None:
-                    outcomes.append(Outcome(str(file_rows[i]), mm.model_version, p, lab, ts[i]))
-                    orows.append(int(file_rows[i]))
-            out += [(mm, d) for d in mm.observe_outcomes(outcomes, np.asarray(orows))]
+        _track(series, (mm.model_id, "feature", c), pos, [f.get(c) for f in feats])
+    if not args.prediction_column:
+        return out
+    preds = [r.get(args.prediction_column) for r in rows]
+    keep = [i for i, p in enumerate(preds) if p is not None]
+    if keep:
+        kept = np.asarray(keep)
+        base = mm.n_prediction_events
+        out += [(mm, d) for d in mm.observe_predictions(
+            [preds[i] for i in keep], [None] * len(keep), ts[kept], file_rows[kept])]
+        _track(series, (mm.model_id, "prediction", "prediction"),
+               np.arange(base, base + len(keep)), [preds[i] for i in keep])
+    if args.label_column:
+        outcomes, orows = [], []
+        for i, r in enumerate(rows):
+            p, lab = r.get(args.prediction_column), r.get(args.label_column)
+            if p is not None and lab is not None:
+                outcomes.append(Outcome(str(file_rows[i]), mm.model_version, p, lab, ts[i]))
+                orows.append(int(file_rows[i]))
+        base = mm.n_outcomes
+        out += [(mm, d) for d in mm.observe_outcomes(outcomes, np.asarray(orows))]
+        errors = [_error(o.prediction, o.label, mm) for o in outcomes]
+        regression = mm.task_kind == "regression"
+        name = "abs_error" if regression else "error_rate"
+        _track(series, (mm.model_id, "performance", name),
+               np.arange(base, base + len(outcomes)), errors, "value" if regression else "rate")
     return out
+
+
+def _error(prediction: Any, label: Any, mm: ModelMonitor) -> float:
+    if mm.task_kind == "regression":
+        try:
+            return abs(float(prediction) - float(label))
+        except (TypeError, ValueError):
+            return float("nan")
+    return float(str(prediction).lower() != str(label).lower())
+
+
+def _change(alert: dict[str, Any]) -> str:
+    """A few words on what changed, for the table."""
+    st = alert["statistics"]
+    ref, cur = st.get("reference", {}), st.get("current", {})
+    detector = alert["detector"]
+    if detector in ("page_hinkley", "adwin"):
+        return f"mean {ref.get('mean', 0):.4g} -> {cur.get('mean', 0):.4g} " \
+               f"({st.get('shift_sd', 0):+.2f} sd)"
+    if detector == "spread":
+        return f"sd {ref.get('sd', 0):.4g} -> {cur.get('sd', 0):.4g} (x{st.get('sd_ratio', 0):.2f})"
+    if detector == "categorical":
+        return f"shares moved (total variation {st.get('total_variation', 0):.2f})"
+    if detector == "out_of_range":
+        return f"{cur.get('outside_rate', 0):.1%} outside [{ref.get('min', 0):.4g}, " \
+               f"{ref.get('max', 0):.4g}]"
+    before = ref.get("rate", ref.get("unseen_rate", 0.0))
+    after = cur.get("rate", cur.get("unseen_rate", 0.0))
+    return f"{detector.replace('_', ' ')} {before:.2%} -> {after:.2%}"
 
 
 def _report(
     found: list[tuple[ModelMonitor, Detection]], monitors: dict[tuple[str, str], ModelMonitor],
-    series: dict[tuple[str, str, str], _Series], rows: int, elapsed: float,
+    series: dict[tuple[str, str, str], Curves], rows: int, elapsed: float,
     args: argparse.Namespace, console: Console,
 ) -> int:
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     alerts = []
-    table = Table("model", "signal", "feature", "detector", "onset (row)", "detected (row)",
-                  "severity", "change", title=f"Detections in {args.file}")
-    shown = Console()
-    for mm, d in sorted(found, key=lambda t: t[1].timestamp):
+    many = len({mid for mid, _ in monitors}) > 1
+    table = Table("signal", "detector", "onset", "detected", "severity", "what changed",
+                  title=f"Detections in {args.file} (positions are rows of the model's events)")
+    for mm, d in sorted(found, key=lambda t: (t[1].timestamp, t[1].position)):
         alert = make_alert(d, mm.model_id, mm.model_version, str(args.file), 0, d.source_row,
                            time.time())
         alert["suppressed"] = d.suppressed
         alerts.append(alert)
         if d.suppressed:
             continue
-        table.add_row(mm.model_id, d.signal, d.feature or "-", d.detector,
-                      str(d.onset_position), f"{d.source_row}", d.severity,
-                      alert["summary"].split(": ", 1)[-1].split("; onset")[0])
+        name = f"{d.signal}:{d.feature}" if d.feature else d.signal
+        table.add_row(f"{mm.model_id} {name}" if many else name, d.detector,
+                      str(d.onset_position), str(d.position), d.severity, _change(alert))
     json_path = out_dir / "detections.json"
     json_path.write_bytes(orjson.dumps(alerts, option=orjson.OPT_INDENT_2))
     n_shown = sum(1 for a in alerts if not a["suppressed"])
+    # Piped output (CI logs, files) gets a table wide enough to read.
+    shown = Console(width=None if sys.stdout.isatty() else 120)
     if n_shown:
         shown.print(table)
     else:
@@ -361,11 +428,13 @@ def _report(
         by_signal: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
         for a in alerts:
             if not a["suppressed"]:
-                by_signal.setdefault((a["model_id"], a["signal"], a["feature"] or a["signal"]),
-                                     []).append(a)
-        for key, items in by_signal.items():
-            s = series.get((key[0], "feature", key[2]))
-            plots.append(plot_signal(out_dir, key, s, items))
+                name = a["feature"] or ("error_rate" if a["signal"] == "performance"
+                                        else a["signal"])
+                by_signal.setdefault((a["model_id"], a["signal"], name), []).append(a)
+        for (model_id, signal, name), items in by_signal.items():
+            kind = "feature" if signal == "data_quality" else signal
+            curves = series.get((model_id, kind, name), {})
+            plots.append(plot_signal(out_dir, (model_id, signal, name), curves, items))
     rate = rows / elapsed if elapsed > 0 else math.inf
     shown.print(
         f"{rows:,} rows, {len(monitors)} model version(s), {n_shown} detection(s) in "
@@ -373,4 +442,3 @@ def _report(
         + (f"; plots: {', '.join(str(p) for p in plots)}" if plots else "")
     )
     return 0
-

@@ -122,6 +122,13 @@ class ModelMonitor:
     def n_detectors(self) -> int:
         return sum(m.n_detectors for m in self._monitors())
 
+    @property
+    def task_kind(self) -> str | None:
+        """``classification`` or ``regression`` once outcomes arrived (None before)."""
+        if self.performance is None:
+            return None
+        return "regression" if isinstance(self.performance, NumericMonitor) else "classification"
+
     def _groups(self) -> dict[str, list[Any]]:
         return {
             "features": list(self.features.values()),

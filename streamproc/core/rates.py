@@ -80,6 +80,7 @@ class RateMonitor:
         self._arl = float(settings.budget.events)
         self._ref_n = 0
         self._ref_ones = 0
+        self._ref_start = 0
         self._p_ref: float | None = None
         self._det: BernoulliCusum | None = None
         self._last_alert = -(1 << 62)
@@ -129,6 +130,8 @@ class RateMonitor:
                     break
                 # Checked only at multiples of reference_size, so the end of the
                 # reference does not depend on batch boundaries.
+                if self._ref_n == 0:
+                    self._ref_start = int(pos[i])
                 checkpoint = (self._ref_n // n_ref + 1) * n_ref
                 take = min(checkpoint - self._ref_n, total - i)
                 self._ref_ones += int(np.count_nonzero(x[i : i + take]))
@@ -169,7 +172,8 @@ class RateMonitor:
         self.detections += 1
         current = det.current_rate
         stats = {
-            "reference": {"rate": self._p_ref, "n": self._ref_n, "design_rate": det.p0},
+            "reference": {"rate": self._p_ref, "n": self._ref_n, "design_rate": det.p0,
+                          "start_position": self._ref_start},
             "current": {"rate": current, "n": position - onset_pos + 1},
             "tuned_for_rate": det.p1,
             "threshold": det.threshold,
@@ -197,7 +201,7 @@ class RateMonitor:
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref": [self._ref_n, self._ref_ones],
+            "ref": [self._ref_n, self._ref_ones, self._ref_start],
             "p_ref": self._p_ref,
             "det": None if self._det is None else self._det.to_state(),
             "i": [self._last_alert, self.n, self.ones, self.detections],
@@ -205,7 +209,7 @@ class RateMonitor:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._ref_n, self._ref_ones = (int(v) for v in state["ref"])
+        self._ref_n, self._ref_ones, self._ref_start = (int(v) for v in state["ref"])
         p_ref = state["p_ref"]
         self._p_ref = None if p_ref is None else float(p_ref)
         det = state["det"]

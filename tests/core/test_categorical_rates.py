@@ -61,7 +61,8 @@ def test_error_rate_rise_from_ten_to_twenty_percent() -> None:
     hits = mon.update(wrong, *_pos(len(wrong)))
     assert [(d.detector, d.position, d.onset_position) for d in hits] == [
         ("error_rate", 20_333, 19_936)]
-    assert hits[0].statistics["reference"] == {"rate": 0.09575, "n": 4000, "design_rate": 0.09575}
+    assert hits[0].statistics["reference"] == {"rate": 0.09575, "n": 4000, "design_rate": 0.09575,
+                                                 "start_position": 0}
 
 
 def test_feature_disappearing_and_changing_type() -> None:
