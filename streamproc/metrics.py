@@ -18,7 +18,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-__all__ = ["MonitorRow", "ScrapeView", "WorkerMetrics"]
+from .core.partition import PartitionMonitors
+
+__all__ = ["MonitorRow", "ScrapeView", "WorkerMetrics", "scrape_view"]
 
 
 @dataclass(frozen=True)
@@ -174,3 +176,27 @@ class WorkerMetrics:
             ["model_id", "topic"], registry=registry,
         )
         registry.register(_MonitorCollector(self))
+
+
+def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> ScrapeView:
+    """Monitor rows (active version; observations summed over versions) and join counts."""
+    rows: list[MonitorRow] = []
+    joins: list[tuple[str, str, int]] = []
+    for unit in units.values():
+        for model_id, versions in unit.models.items():
+            totals: dict[tuple[str, str], int] = {}
+            for mm in versions.values():
+                for v in mm.monitor_views():
+                    key = (v.signal, v.name)
+                    totals[key] = totals.get(key, 0) + v.observations
+            active = next(reversed(versions.values()), None)
+            if active is None:
+                continue
+            for v in active.monitor_views():
+                rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
+                                       v.mean, v.reference_mean, v.reference_sd, v.learning))
+        for model_id, jb in unit.joins.items():
+            joins += [(model_id, outcome, n) for outcome, n in jb.counts().items()]
+    rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))
+    return ScrapeView(monitors=tuple(rows), joins=tuple(joins),
+                      partitions=tuple(sorted(units)), failed=tuple(sorted(failed)))

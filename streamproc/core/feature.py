@@ -6,9 +6,10 @@ from typing import Any
 
 import numpy as np
 
+from .blocks import MAX_ABS_VALUE
 from .categorical import CategoricalMonitor
 from .detection import Detection
-from .numeric import MAX_ABS_VALUE, NumericMonitor
+from .numeric import NumericMonitor
 from .rates import RateMonitor
 from .settings import MonitorSettings
 

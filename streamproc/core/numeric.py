@@ -20,6 +20,10 @@ detectors for the budget, then test blocks of ``block_size`` values:
 After a detection the monitor re-baselines: the next ``reference_size`` values
 form a new reference. All arithmetic is sequential per block, so the state after a
 stream does not depend on how the stream was cut into batches.
+
+(About 450 lines: the four detectors share one reference and one re-baselining
+lifecycle, and their reports read that private state; split, the lifecycle would
+be spread over modules.)
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import numpy as np
 
 from .adwin import ADWIN
 from .bernoulli import BernoulliCusum, alternative_rate
+from .blocks import MAX_ABS_VALUE, block_stats, category_name
 from .calibration import adwin_delta, bernoulli_threshold, cusum_threshold, range_rate_bound
 from .categorical import CategoricalMonitor
 from .detection import (
@@ -45,16 +50,12 @@ from .rates import TagView
 from .scores import NormalScores
 from .settings import MonitorSettings
 
-__all__ = ["NumericMonitor", "block_stats"]
+__all__ = ["MAX_ABS_VALUE", "NumericMonitor", "block_stats"]
 
 # The tested range is the reference [min, max] widened by this share of its width on
 # each side: light-tailed features then almost never leave it in control, while a unit
 # change or a flood of outliers still does at once.
 _RANGE_MARGIN = 0.05
-# Numbers beyond this magnitude are not usable values (they count as type mismatches):
-# keeping inputs below it keeps every sum and square in the monitors finite.
-MAX_ABS_VALUE = 1e100
-_Z_CLIP = 1e6
 # A feature with at most this many distinct values in its reference (flags, small
 # counts, ratings) is tested as categorical: block means and spreads of a few discrete
 # values are too far from normal for the block tests' calibration.
@@ -62,38 +63,6 @@ _DISCRETE_MAX = 10
 # A reference whose standard deviation is below this fraction of its mean's size is
 # constant for all purposes: only the range test runs.
 _CONSTANT_RTOL = 1e-12
-
-
-def _category(value: float) -> str:
-    """A discrete numeric value as a category name: 3.0 -> '3', 0.5 -> '0.5'."""
-    return str(int(value)) if value.is_integer() else repr(value)
-
-
-def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """Means and standard deviations of consecutive blocks of standardised values.
-
-    Sums run column by column so every block is added in the same order whatever
-    array it sits in: results are bit-identical across batchings. Standardised
-    values are clipped at +-1e6 sd: that far out every test alarms anyway, and no
-    square or sum can overflow into state.
-
-    >>> m, s = block_stats(np.arange(8.0), mean=0.0, sd=1.0, b=4)
-    >>> m.tolist(), np.round(s, 3).tolist()
-    ([1.5, 5.5], [1.291, 1.291])
-    """
-    nb = len(x) // b
-    z = (x[: nb * b].reshape(nb, b) - mean) / sd
-    np.clip(z, -_Z_CLIP, _Z_CLIP, out=z)
-    total = z[:, 0].copy()
-    for j in range(1, b):
-        total += z[:, j]
-    means = total / b
-    d = z - means[:, None]
-    d *= d
-    ss = d[:, 0].copy()
-    for j in range(1, b):
-        ss += d[:, j]
-    return means, np.sqrt(ss / (b - 1))
 
 
 class NumericMonitor:
@@ -211,7 +180,7 @@ class NumericMonitor:
                 continue
             if self._discrete is not None:
                 out += self._discrete.update(
-                    [_category(v) for v in x[i:].tolist()], pos[i:], ts[i:]
+                    [category_name(v) for v in x[i:].tolist()], pos[i:], ts[i:]
                 )
                 break
             hit = self._monitor(x, pos, ts, i)
@@ -241,7 +210,7 @@ class NumericMonitor:
             self._discrete = CategoricalMonitor(s, self.signal, self.feature)
             self._discrete.calibrate(self._arl)
             zeros = np.zeros(n)
-            self._discrete.update([_category(v) for v in values], zeros.astype(np.int64), zeros)
+            self._discrete.update([category_name(v) for v in values], zeros.astype(np.int64), zeros)
             return
         scores = NormalScores.fit(np.asarray(values))
         ref_scores = scores(np.asarray(values)).tolist()

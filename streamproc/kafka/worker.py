@@ -18,6 +18,9 @@ delivered alerts; offsets never run ahead of snapshots.
 
 Consumption uses librdkafka's range assignor, which gives the same partition
 numbers of every input topic to the same worker (co-partitioning).
+
+(About 440 lines: the loop, the rebalance callbacks and the checkpoint protocol
+are one state machine; kept together so the order of its steps reads in one place.)
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from ..core.events import EventDecoder, InputEvent, Rejection
 from ..core.partition import PartitionMonitors
 from ..errors import BrokerError, SnapshotError
 from ..http import Health, HttpEndpoint
-from ..metrics import MonitorRow, ScrapeView, WorkerMetrics
+from ..metrics import WorkerMetrics, scrape_view
 from .common import base_config, check_reachable
 from .outputs import Outputs
 from .state_store import StateStore
@@ -428,29 +431,9 @@ class Worker:
 
     # -- metrics view --------------------------------------------------------------------------
     def publish_view(self) -> None:
+        """Swap in what the next scrape shows (the scrape runs on another thread)."""
         self._last_view = time.monotonic()
-        rows: list[MonitorRow] = []
-        joins: list[tuple[str, str, int]] = []
-        for unit in self.units.values():
-            for model_id, versions in unit.models.items():
-                totals: dict[tuple[str, str], int] = {}
-                for mm in versions.values():
-                    for v in mm.monitor_views():
-                        key = (v.signal, v.name)
-                        totals[key] = totals.get(key, 0) + v.observations
-                active = next(reversed(versions.values()), None)
-                if active is None:
-                    continue
-                for v in active.monitor_views():
-                    rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
-                                           v.mean, v.reference_mean, v.reference_sd, v.learning))
-            for model_id, jb in unit.joins.items():
-                joins += [(model_id, outcome, n) for outcome, n in jb.counts().items()]
-        rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))
-        self.metrics.view = ScrapeView(
-            monitors=tuple(rows), joins=tuple(joins), partitions=tuple(sorted(self.units)),
-            failed=tuple(sorted(self.failed)),
-        )
+        self.metrics.view = scrape_view(self.units, self.failed)
 
     def snapshot_states(self) -> dict[int, dict[str, Any]]:
         """Current state of every owned partition (for tests and diagnostics)."""
