@@ -68,6 +68,14 @@ class BernoulliCusum:
     def drift_detected(self) -> bool:
         return self._detected
 
+    def restart(self) -> None:
+        """Clear the statistic after a detection, keeping the design (no re-baselining)."""
+        self._s = 0
+        self._start = self._n
+        self._ones = 0
+        self._start_tag = None
+        self._detected = False
+
     def set_threshold(self, threshold: float) -> None:
         """Change the alarm level, keeping the statistic (budgets are re-split live)."""
         if threshold <= 0:

@@ -76,7 +76,7 @@ class CategoricalMonitor:
         self._exc_counts: list[int] = []
         self._ph: PageHinkley | None = None
         self._unseen: BernoulliCusum | None = None
-        self._last_alert: dict[str, int] = {}  # detector -> position of its last alert
+        self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
         self.detections = 0
 
@@ -194,18 +194,26 @@ class CategoricalMonitor:
         ref = self._ref
         assert ref is not None
         seg = values[i:]
-        block_hit = self._blocks(seg, pos, ts, i) if self._ph is not None else None
-        limit = len(seg) if block_hit is None else block_hit[0] + 1
+        # As in NumericMonitor: the cheap rate test runs first and is replayed if the
+        # shares test detects earlier, so both consume exactly the same values.
+        r = -1
         if self._unseen is not None:
+            before = self._unseen.to_state()
             seen = self._seen
-            unseen = np.fromiter((v not in seen for v in seg[:limit]), dtype=bool, count=limit)
+            unseen = np.fromiter((v not in seen for v in seg), dtype=bool, count=len(seg))
             r = self._unseen.update_many(unseen, TagView(pos, ts, i))
-            if r >= 0:
-                return i + r, self._unseen_detection(i + r, pos, ts, seg[: r + 1])
-        if block_hit is None:
-            return None
-        j, counts = block_hit
-        return i + j, self._shares_detection(i + j, pos, ts, counts)
+        limit = len(seg) if r < 0 else r + 1
+        block_hit = self._blocks(seg[:limit], pos, ts, i) if self._ph is not None else None
+        if block_hit is not None:
+            j, counts = block_hit
+            if r >= 0 and self._unseen is not None:
+                self._unseen = BernoulliCusum.from_state(before)
+                if self._unseen.update_many(unseen[: j + 1], TagView(pos, ts, i)) >= 0:
+                    self._unseen.restart()  # fired on the same value: one detection
+            return i + j, self._shares_detection(i + j, pos, ts, counts)
+        if r >= 0:
+            return i + r, self._unseen_detection(i + r, pos, ts, seg[: r + 1])
+        return None
 
     def _blocks(
         self, seg: list[str], pos: np.ndarray, ts: np.ndarray, i: int
@@ -249,8 +257,14 @@ class CategoricalMonitor:
 
     # -- detections ------------------------------------------------------------------------
     def _finish(self, detection: Detection) -> Detection:
-        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
+        # One episode per monitor: its detectors often see the same change.
+        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
+        if detection.suppressed:  # same episode: keep the reference, restart the tests
+            if self._unseen is not None and self._unseen.drift_detected:
+                self._unseen.restart()
+            self._exc_counts = []
+            return detection
         self._ref = None
         self._ref_n = 0
         self._ref_counts = {}
@@ -349,5 +363,5 @@ class CategoricalMonitor:
         self._ph = None if state["ph"] is None else PageHinkley.from_state(state["ph"])
         unseen = state["unseen"]
         self._unseen = None if unseen is None else BernoulliCusum.from_state(unseen)
-        self._last_alert = {str(k): int(v) for k, v in state["last_alert"].items()}
+        self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
         self.n, self.detections = (int(v) for v in state["i"])

@@ -45,24 +45,37 @@ class Detection:
     source_row: int = -1  # row of the triggering event in the batch that was fed
 
 
-def apply_cooldown(last_alert: dict[str, int], detection: Detection, cooldown: int) -> Detection:
-    """Mark ``detection`` suppressed if its detector alerted less than ``cooldown`` events ago.
+def apply_cooldown(
+    last_alert: dict[str, list[int]], detection: Detection, cooldown: int,
+    key: str | None = None,
+) -> Detection:
+    """One alert per episode: suppress a detection within ``cooldown`` events of its
+    detector's last alert, unless it is more severe (an escalation alerts at once).
 
-    ``last_alert`` maps a detector to the position of its last alert and is updated.
+    ``last_alert`` maps ``key`` (default: the detector) to [position, severity rank]
+    of its last alert.
+    A suppressed detection is counted but not published, and the monitor keeps its
+    reference: a real change that follows a false alarm is alerted when the cooldown
+    ends, or at once if it is more severe, instead of being learnt as normal.
 
     >>> last = {}
-    >>> d = Detection("feature", "x", "adwin", 100, 0.0, 90, 0.0, "up", "high")
+    >>> d = Detection("feature", "x", "adwin", 100, 0.0, 90, 0.0, "up", "medium")
     >>> apply_cooldown(last, d, 50).suppressed, last
-    (False, {'adwin': 100})
-    >>> d2 = Detection("feature", "x", "adwin", 120, 0.0, 110, 0.0, "up", "high")
-    >>> apply_cooldown(last, d2, 50).suppressed, last
-    (True, {'adwin': 100})
+    (False, {'adwin': [100, 1]})
+    >>> same = Detection("feature", "x", "adwin", 120, 0.0, 110, 0.0, "up", "medium")
+    >>> apply_cooldown(last, same, 50).suppressed
+    True
+    >>> worse = Detection("feature", "x", "adwin", 130, 0.0, 110, 0.0, "up", "critical")
+    >>> apply_cooldown(last, worse, 50).suppressed, last
+    (False, {'adwin': [130, 3]})
     """
-    last = last_alert.get(detection.detector)
-    if last is not None and detection.position - last < cooldown:
+    rank = SEVERITIES.index(detection.severity)
+    name = key or detection.detector
+    last = last_alert.get(name)
+    if last is not None and detection.position - last[0] < cooldown and rank <= last[1]:
         detection.suppressed = True
     else:
-        last_alert[detection.detector] = detection.position
+        last_alert[name] = [detection.position, rank]
     return detection
 
 

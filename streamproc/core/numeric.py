@@ -100,7 +100,7 @@ class NumericMonitor:
         self._range: BernoulliCusum | None = None
         self._scores: NormalScores | None = None
         self._discrete: CategoricalMonitor | None = None
-        self._last_alert: dict[str, int] = {}  # detector -> position of its last alert
+        self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
         self.detections = 0
 
@@ -252,33 +252,41 @@ class NumericMonitor:
         """Test x[i:]; on the first detection return (index in x, detection)."""
         ref = self._ref
         assert ref is not None and self._range is not None
-        block_hit = self._blocks(x, pos, ts, i) if self._ph is not None else None
-        limit = len(x) if block_hit is None else block_hit[0] + 1
-        seg = x[i:limit]
+        # Each detector must consume exactly the values up to the first detection of
+        # any of them (a suppressed detection keeps monitoring). The range test is
+        # cheap to roll back, so it runs first and is replayed if a block test wins.
+        before = self._range.to_state()
+        seg = x[i:]
         outside = (seg < ref["range_low"]) | (seg > ref["range_high"])
         r = self._range.update_many(outside, TagView(pos, ts, i))
+        end = len(x) if r < 0 else i + r + 1
+        block_hit = self._blocks(x, pos, ts, i, end) if self._ph is not None else None
+        if block_hit is not None:
+            j, name, fired = block_hit
+            if r >= 0:
+                self._range = BernoulliCusum.from_state(before)
+                if self._range.update_many(outside[: j + 1 - i], TagView(pos, ts, i)) >= 0:
+                    self._range.restart()  # fired on the same value: one detection
+            return j, self._block_detection(j, name, fired, pos, ts)
         if r >= 0:
             j = i + r
             return j, self._range_detection(j, pos, ts, x[i : j + 1])
-        if block_hit is None:
-            return None
-        j, name, fired = block_hit
-        return j, self._block_detection(j, name, fired, pos, ts)
+        return None
 
     def _blocks(
-        self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
+        self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int, end: int
     ) -> tuple[int, str, list[str]] | None:
-        """Run the block detectors on carry + x[i:]; return (index in x, name, all fired)."""
+        """Run the block detectors on carry + x[i:end]; return (index in x, name, fired)."""
         b = self.settings.block_size
         ref = self._ref
         assert ref is not None and self._ph and self._adwin
         carry = len(self._carry_x)
         if carry:
-            xs = np.concatenate([np.asarray(self._carry_x), x[i:]])
-            ps = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:]])
-            tss = np.concatenate([np.asarray(self._carry_ts), ts[i:]])
+            xs = np.concatenate([np.asarray(self._carry_x), x[i:end]])
+            ps = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:end]])
+            tss = np.concatenate([np.asarray(self._carry_ts), ts[i:end]])
         else:
-            xs, ps, tss = x[i:], pos[i:], ts[i:]
+            xs, ps, tss = x[i:end], pos[i:end], ts[i:end]
         nb = len(xs) // b
         if nb:
             assert self._scores is not None
@@ -313,8 +321,15 @@ class NumericMonitor:
 
     # -- detections ------------------------------------------------------------------------
     def _finish_detection(self, detection: Detection) -> Detection:
-        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
+        # One episode per monitor: its detectors often see the same change.
+        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
+        if detection.suppressed:
+            # Same episode: keep the reference; fired tests start afresh (the
+            # Page-Hinkley and ADWIN ones reset themselves on their next update).
+            if self._range is not None and self._range.drift_detected:
+                self._range.restart()
+            return detection
         # Re-baseline: the next values form a new reference.
         self._ref = None
         self._ph = self._adwin = self._spread = self._scores = self._discrete = None
@@ -451,5 +466,5 @@ class NumericMonitor:
         if state["discrete"] is not None:
             self._discrete = CategoricalMonitor(self.settings, self.signal, self.feature)
             self._discrete.load_state(state["discrete"])
-        self._last_alert = {str(k): int(v) for k, v in state["last_alert"].items()}
+        self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
         self.n, self.detections = (int(v) for v in state["i"])

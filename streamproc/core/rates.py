@@ -9,7 +9,7 @@ import numpy as np
 
 from .bernoulli import BernoulliCusum, alternative_rate
 from .calibration import bernoulli_design, bernoulli_threshold
-from .detection import Detection, severity_from_rate
+from .detection import Detection, apply_cooldown, severity_from_rate
 from .settings import MonitorSettings
 
 __all__ = ["RateMonitor", "TagView"]
@@ -83,7 +83,7 @@ class RateMonitor:
         self._ref_start = 0
         self._p_ref: float | None = None
         self._det: BernoulliCusum | None = None
-        self._last_alert = -(1 << 62)
+        self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
         self.ones = 0
         self.detections = 0
@@ -166,9 +166,6 @@ class RateMonitor:
         det = self._det
         assert det is not None and self._p_ref is not None
         onset_pos, onset_ts = det.onset_tag
-        suppressed = position - self._last_alert < self.settings.cooldown_events
-        if not suppressed:
-            self._last_alert = position
         self.detections += 1
         current = det.current_rate
         stats = {
@@ -189,8 +186,11 @@ class RateMonitor:
             direction="up",
             severity=severity_from_rate(self._p_ref, current),
             statistics=stats,
-            suppressed=suppressed,
         )
+        apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
+        if detection.suppressed:  # same episode: keep the reference, restart the test
+            det.restart()
+            return detection
         # Re-baseline: learn the new rate from the next reference window.
         self._det = None
         self._p_ref = None
@@ -204,7 +204,8 @@ class RateMonitor:
             "ref": [self._ref_n, self._ref_ones, self._ref_start],
             "p_ref": self._p_ref,
             "det": None if self._det is None else self._det.to_state(),
-            "i": [self._last_alert, self.n, self.ones, self.detections],
+            "last_alert": dict(self._last_alert),
+            "i": [self.n, self.ones, self.detections],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -214,4 +215,5 @@ class RateMonitor:
         self._p_ref = None if p_ref is None else float(p_ref)
         det = state["det"]
         self._det = None if det is None else BernoulliCusum.from_state(det)
-        self._last_alert, self.n, self.ones, self.detections = (int(v) for v in state["i"])
+        self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
+        self.n, self.ones, self.detections = (int(v) for v in state["i"])
