@@ -146,15 +146,18 @@ class ModelMonitor:
             for monitor in monitors:
                 monitor.calibrate(budget.detector_events(total, monitor.n_detectors, name))
 
+    def _positions(self, counter: str, n: int) -> tuple[int, np.ndarray]:
+        """Advance one of the event counters by n; return its old value and the positions."""
+        base = getattr(self, counter)
+        setattr(self, counter, base + n)
+        return base, np.arange(base, base + n, dtype=np.int64)
+
     # -- features ---------------------------------------------------------------------------
     def observe_features(
         self, features: Sequence[dict[str, Any]], ts: np.ndarray, rows: np.ndarray
     ) -> list[Detection]:
         """Feed feature objects (one per event) with event times and batch rows."""
-        n = len(features)
-        base = self.n_feature_events
-        self.n_feature_events += n
-        pos = np.arange(base, base + n, dtype=np.int64)
+        base, pos = self._positions("n_feature_events", len(features))
         added = False
         for name in dict.fromkeys(chain.from_iterable(features)):
             if name in self.features:
@@ -182,10 +185,7 @@ class ModelMonitor:
         rows: np.ndarray,
     ) -> list[Detection]:
         """Feed predictions (and optional class scores) with event times and batch rows."""
-        n = len(predictions)
-        base = self.n_prediction_events
-        self.n_prediction_events += n
-        pos = np.arange(base, base + n, dtype=np.int64)
+        base, pos = self._positions("n_prediction_events", len(predictions))
         added = False
         if PREDICTION not in self.predictions:
             kind = next((k for k in map(kind_of, predictions) if k), None)
@@ -223,9 +223,7 @@ class ModelMonitor:
         if not outcomes:
             return []
         n = len(outcomes)
-        base = self.n_outcomes
-        self.n_outcomes += n
-        pos = np.arange(base, base + n, dtype=np.int64)
+        base, pos = self._positions("n_outcomes", n)
         ts = np.fromiter((o.timestamp for o in outcomes), dtype=np.float64, count=n)
         if self.performance is None:
             first = outcomes[0]
