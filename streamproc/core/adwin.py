@@ -14,7 +14,10 @@ per-event cost is a fraction of a Python call.
 from __future__ import annotations
 
 import math
+from itertools import chain
 from typing import Any
+
+import numpy as np
 
 __all__ = ["ADWIN"]
 
@@ -173,44 +176,41 @@ class ADWIN:
             level += 1
 
     def _cut_once(self) -> bool:
-        """Scan cut points from the oldest bucket; drop the oldest bucket at the first cut."""
-        n0 = 0.0
-        n1 = float(self._width)
-        u0 = 0.0
-        u1 = self._total
-        last_level = len(self._totals) - 1
-        for level in range(last_level, -1, -1):
-            size = float(1 << level)
-            totals = self._totals[level]
-            count = len(totals)
-            for j in range(count):
-                n0 += size
-                n1 -= size
-                u0 += totals[j]
-                u1 -= totals[j]
-                if level == 0 and j == count - 1:
-                    return False
-                if (
-                    n1 >= self.min_window_length
-                    and n0 >= self.min_window_length
-                    and self._is_cut(n0, n1, u0 / n0 - u1 / n1)
-                ):
-                    self._drop_oldest()
-                    return True
-        return False
+        """Test every cut point, oldest first; drop the oldest bucket if any cuts.
 
-    def _is_cut(self, n0: float, n1: float, mean_diff: float) -> bool:
+        Vectorised over the buckets with the same arithmetic, in the same order, as
+        the sequential scan (cumulative sums are sequential in numpy), so decisions
+        stay identical to River's.
+        """
+        levels = range(len(self._totals) - 1, -1, -1)
+        counts = [len(self._totals[level]) for level in levels]
+        m = sum(counts)
+        if m < 2:
+            return False
+        totals = np.fromiter(chain.from_iterable(self._totals[lv] for lv in levels), float, m)
+        sizes = np.repeat([float(1 << lv) for lv in levels], counts)
+        # Every bucket but the newest closes a candidate older sub-window W0.
+        n0 = np.cumsum(sizes)[:-1]
+        n1 = float(self._width) - n0
+        u0 = np.cumsum(totals)[:-1]
+        u1 = np.subtract.accumulate(np.concatenate(([self._total], totals)))[1:-1]
+        mwl = self.min_window_length
         delta_prime = math.log(2.0 * math.log(self._width) / self.delta)
-        m_recip = 1.0 / (n0 - self.min_window_length + 1.0) + 1.0 / (
-            n1 - self.min_window_length + 1.0
-        )
         # Rounding can leave the running variance a hair below zero after deletions.
         variance = max(self._variance / self._width, 0.0)
-        epsilon = (
-            math.sqrt(2.0 * m_recip * variance * delta_prime)
-            + 2.0 / 3.0 * delta_prime * m_recip
-        )
-        return abs(mean_diff) > epsilon
+        # Sub-windows shorter than min_window_length divide by zero here; they are
+        # masked out below, as the sequential scan skips them.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            m_recip = 1.0 / (n0 - mwl + 1.0) + 1.0 / (n1 - mwl + 1.0)
+            epsilon = (
+                np.sqrt(2.0 * m_recip * variance * delta_prime)
+                + 2.0 / 3.0 * delta_prime * m_recip
+            )
+            cuts = (n1 >= mwl) & (n0 >= mwl) & (np.abs(u0 / n0 - u1 / n1) > epsilon)
+        if cuts.any():
+            self._drop_oldest()
+            return True
+        return False
 
     def _drop_oldest(self) -> None:
         level = len(self._totals) - 1
