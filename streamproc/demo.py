@@ -84,6 +84,8 @@ class _AlertPrinter(threading.Thread):
                 self.alerts.append(alert)
                 feature = alert["feature"] or alert["signal"]
                 change = alert["summary"].split(": ", 1)[-1]
+                named = f"{alert['signal']} '{alert['feature']}' "
+                change = change.removeprefix(named) if alert["feature"] else change
                 self.console.print(
                     f"[bold red]ALERT[/] t={time.monotonic() - self.started:4.1f}s "
                     f"[bold]{alert['model_id']}[/] {alert['model_version']} "
