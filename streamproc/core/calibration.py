@@ -47,6 +47,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .bernoulli import alternative_rate
+
 __all__ = [
     "GROUP_SHARES",
     "FalseAlarmBudget",
@@ -278,8 +280,6 @@ def bernoulli_design(ones: int, n: int, arl_events: float) -> tuple[float, float
     >>> round(p0, 5), round(h, 3)
     (0.00794, 13.816)
     """
-    from .bernoulli import alternative_rate
-
     if min(ones, n - ones) < _MIN_COUNT_FOR_AVERAGING:
         p0 = max(wilson_upper(ones, n), 1e-6)
         return p0, alternative_rate(p0), bernoulli_threshold(arl_events)

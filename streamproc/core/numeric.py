@@ -1,29 +1,20 @@
 """Monitor of a numeric signal: its mean, its spread and its range.
 
 Lifecycle: collect a reference window (``reference_size`` values), derive the
-reference mean, standard deviation, range and distribution sketch, calibrate the
-detectors for the budget, then test blocks of ``block_size`` values:
+reference mean, standard deviation and range, calibrate the tests for the budget,
+then run them:
 
-* ``page_hinkley``: two-sided Page-Hinkley test on block means of the values'
-  normal scores (:mod:`streamproc.core.scores`), so skewed and heavy-tailed
-  features keep the budget like normal ones;
-* ``adwin``: ADWIN on block means of the raw values (mean shifts, adaptive
-  window, onset = cut);
-* ``spread``: two-sided Page-Hinkley test on block standard deviations of the
-  normal scores, standardised by the reference blocks' own mean and spread, so a
-  change of variance or shape with an unchanged mean is caught;
+* the block tests of :mod:`streamproc.core.block_tests` (``page_hinkley``,
+  ``adwin``, ``spread``);
 * ``out_of_range``: Bernoulli CUSUM on the rate of values outside the reference
   range [min, max] (widened by 5% on each side); in control that rate is below
   14 / n except with probability ~1e-5 (order statistics), whatever the
   distribution.
 
-After a detection the monitor re-baselines: the next ``reference_size`` values
-form a new reference. All arithmetic is sequential per block, so the state after a
-stream does not depend on how the stream was cut into batches.
-
-(About 450 lines: the four detectors share one reference and one re-baselining
-lifecycle, and their reports read that private state; split, the lifecycle would
-be spread over modules.)
+A feature with few distinct values is tested as categorical instead. After a
+detection the monitor re-baselines: the next ``reference_size`` values form a new
+reference (inside a cooldown it keeps the reference, see
+:func:`~streamproc.core.detection.apply_cooldown`).
 """
 
 from __future__ import annotations
@@ -33,24 +24,16 @@ from typing import Any
 
 import numpy as np
 
-from .adwin import ADWIN
 from .bernoulli import BernoulliCusum, alternative_rate
-from .blocks import MAX_ABS_VALUE, block_stats, category_name
-from .calibration import adwin_delta, bernoulli_threshold, cusum_threshold, range_rate_bound
+from .block_tests import BlockTests
+from .blocks import MAX_ABS_VALUE, category_name
+from .calibration import bernoulli_threshold, range_rate_bound
 from .categorical import CategoricalMonitor
-from .detection import (
-    Detection,
-    apply_cooldown,
-    severity_from_rate,
-    severity_from_shift,
-    severity_from_spread,
-)
-from .page_hinkley import PageHinkley
+from .detection import Detection, apply_cooldown, severity_from_rate
 from .rates import TagView
-from .scores import NormalScores
 from .settings import MonitorSettings
 
-__all__ = ["MAX_ABS_VALUE", "NumericMonitor", "block_stats"]
+__all__ = ["NumericMonitor"]
 
 # The tested range is the reference [min, max] widened by this share of its width on
 # each side: light-tailed features then almost never leave it in control, while a unit
@@ -60,9 +43,6 @@ _RANGE_MARGIN = 0.05
 # counts, ratings) is tested as categorical: block means and spreads of a few discrete
 # values are too far from normal for the block tests' calibration.
 _DISCRETE_MAX = 10
-# A reference whose standard deviation is below this fraction of its mean's size is
-# constant for all purposes: only the range test runs.
-_CONSTANT_RTOL = 1e-12
 
 
 class NumericMonitor:
@@ -91,14 +71,8 @@ class NumericMonitor:
         self._ref_x: list[float] = []
         self._ref_start = 0
         self._ref: dict[str, float] | None = None
-        self._carry_x: list[float] = []
-        self._carry_pos: list[int] = []
-        self._carry_ts: list[float] = []
-        self._ph: PageHinkley | None = None
-        self._adwin: ADWIN | None = None
-        self._spread: PageHinkley | None = None
+        self._blocks: BlockTests | None = None  # None for a constant reference
         self._range: BernoulliCusum | None = None
-        self._scores: NormalScores | None = None
         self._discrete: CategoricalMonitor | None = None
         self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
@@ -114,19 +88,8 @@ class NumericMonitor:
             self._set_thresholds()
 
     def _set_thresholds(self) -> None:
-        ref = self._ref
-        assert ref is not None
-        b = self.settings.block_size
-        blocks = self._arl / b
-        if self._ph is not None and self._adwin is not None:
-            self._ph.threshold = cusum_threshold(
-                blocks, self._ph.allowance, 2, ref["mean_se"], ref["scale_se"]
-            )
-            self._adwin.delta = adwin_delta(blocks, self.settings.adwin_clock)
-        if self._spread is not None:
-            self._spread.threshold = cusum_threshold(
-                blocks, self._spread.allowance, 2, ref["spread_mean_se"], ref["spread_scale_se"]
-            )
+        if self._blocks is not None:
+            self._blocks.calibrate(self._arl)
         if self._range is not None:
             self._range.set_threshold(bernoulli_threshold(self._arl))
 
@@ -149,9 +112,8 @@ class NumericMonitor:
         ref = self._ref
         if ref is None:
             return math.fsum(self._ref_x) / len(self._ref_x) if self._ref_x else None
-        if self._adwin is not None and self._adwin.width:
-            return ref["mean"] + ref["sd"] * self._adwin.estimation
-        return ref["mean"]
+        recent = self._blocks.current_mean if self._blocks is not None else None
+        return ref["mean"] if recent is None else recent
 
     # -- update --------------------------------------------------------------------------
     def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
@@ -202,8 +164,7 @@ class NumericMonitor:
             "n": n, "mean": mean, "sd": sd, "min": lo, "max": hi,
             "start_position": self._ref_start, "end_position": last_position,
         }
-        b = s.block_size
-        self._ph = self._adwin = self._spread = self._scores = self._discrete = None
+        self._blocks = self._discrete = None
         self._ref = ref
         self._ref_x = []
         if len(np.unique(np.asarray(values))) <= _DISCRETE_MAX:
@@ -212,34 +173,7 @@ class NumericMonitor:
             zeros = np.zeros(n)
             self._discrete.update([category_name(v) for v in values], zeros.astype(np.int64), zeros)
             return
-        scores = NormalScores.fit(np.asarray(values))
-        ref_scores = scores(np.asarray(values)).tolist()
-        s_mean = math.fsum(ref_scores) / n
-        s_sd = math.sqrt(math.fsum((v - s_mean) ** 2 for v in ref_scores) / (n - 1))
-        constant = sd == 0.0 or sd <= _CONSTANT_RTOL * abs(mean) or s_sd <= 1e-9
-        if not constant:
-            _, block_sd = block_stats(np.asarray(ref_scores), s_mean, s_sd, b)
-            nb = len(block_sd)
-            m_s = math.fsum(block_sd.tolist()) / nb
-            sd_s = math.sqrt(math.fsum((v - m_s) ** 2 for v in block_sd.tolist()) / (nb - 1))
-            sd_s = max(sd_s, 1e-3 * m_s, 1e-12)
-            ref.update(
-                score_mean=s_mean,
-                score_sd=s_sd,
-                block_sd_mean=m_s,
-                block_sd_sd=sd_s,
-                # Sampling error of the reference, in units of each block statistic.
-                mean_se=math.sqrt(b / n),
-                scale_se=1.0 / math.sqrt(2.0 * (n - 1)),
-                spread_mean_se=1.0 / math.sqrt(nb),
-                spread_scale_se=1.0 / math.sqrt(2.0 * (nb - 1)),
-            )
-            shift_blocks = s.target_shift * math.sqrt(b)
-            spread_shift = (1.0 - 1.0 / math.sqrt(s.spread_target)) * m_s / sd_s
-            self._scores = scores
-            self._ph = PageHinkley(allowance=shift_blocks / 2.0, threshold=1.0)
-            self._adwin = ADWIN(delta=0.002, clock=s.adwin_clock)
-            self._spread = PageHinkley(allowance=max(spread_shift / 2.0, 0.05), threshold=1.0)
+        self._blocks = BlockTests.fit(s, values, mean, sd)
         margin = _RANGE_MARGIN * (hi - lo)
         ref["range_low"], ref["range_high"] = lo - margin, hi + margin
         p0 = range_rate_bound(n)
@@ -260,63 +194,17 @@ class NumericMonitor:
         outside = (seg < ref["range_low"]) | (seg > ref["range_high"])
         r = self._range.update_many(outside, TagView(pos, ts, i))
         end = len(x) if r < 0 else i + r + 1
-        block_hit = self._blocks(x, pos, ts, i, end) if self._ph is not None else None
+        block_hit = self._blocks.run(x, pos, ts, i, end) if self._blocks is not None else None
         if block_hit is not None:
-            j, name, fired = block_hit
+            j, fired = block_hit
             if r >= 0:
                 self._range = BernoulliCusum.from_state(before)
                 if self._range.update_many(outside[: j + 1 - i], TagView(pos, ts, i)) >= 0:
                     self._range.restart()  # fired on the same value: one detection
-            return j, self._block_detection(j, name, fired, pos, ts)
+            return j, self._block_detection(j, fired, pos, ts)
         if r >= 0:
             j = i + r
             return j, self._range_detection(j, pos, ts, x[i : j + 1])
-        return None
-
-    def _blocks(
-        self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int, end: int
-    ) -> tuple[int, str, list[str]] | None:
-        """Run the block detectors on carry + x[i:end]; return (index in x, name, fired)."""
-        b = self.settings.block_size
-        ref = self._ref
-        assert ref is not None and self._ph and self._adwin
-        carry = len(self._carry_x)
-        if carry:
-            xs = np.concatenate([np.asarray(self._carry_x), x[i:end]])
-            ps = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:end]])
-            tss = np.concatenate([np.asarray(self._carry_ts), ts[i:end]])
-        else:
-            xs, ps, tss = x[i:end], pos[i:end], ts[i:end]
-        nb = len(xs) // b
-        if nb:
-            assert self._scores is not None
-            used = xs[: nb * b]
-            means, score_sds = block_stats(
-                self._scores(used), ref["score_mean"], ref["score_sd"], b
-            )
-            raw_means, raw_sds = block_stats(used, ref["mean"], ref["sd"], b)
-            y_mean = (means * math.sqrt(b)).tolist()
-            y_spread = ((score_sds - ref["block_sd_mean"]) / ref["block_sd_sd"]).tolist()
-            raw_means_l = raw_means.tolist()
-            raw_vars = (raw_sds * raw_sds).tolist()
-            ph, adwin, spread = self._ph, self._adwin, self._spread
-            for k in range(nb):
-                first = k * b
-                tag = (int(ps[first]), float(tss[first]))
-                ph.update(y_mean[k], tag, raw_means_l[k])
-                adwin.update(raw_means_l[k], tag)
-                if spread is not None:
-                    spread.update(y_spread[k], tag, raw_vars[k])
-                if (ph.drift_detected or adwin.drift_detected
-                        or (spread is not None and spread.drift_detected)):
-                    named = (("page_hinkley", ph), ("adwin", adwin), ("spread", spread))
-                    fired = [n for n, det in named if det is not None and det.drift_detected]
-                    self._carry_x, self._carry_pos, self._carry_ts = [], [], []
-                    return i + first + b - 1 - carry, fired[0], fired
-        rest = nb * b
-        self._carry_x = xs[rest:].tolist()
-        self._carry_pos = ps[rest:].tolist()
-        self._carry_ts = tss[rest:].tolist()
         return None
 
     # -- detections ------------------------------------------------------------------------
@@ -325,16 +213,15 @@ class NumericMonitor:
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
         if detection.suppressed:
-            # Same episode: keep the reference; fired tests start afresh (the
-            # Page-Hinkley and ADWIN ones reset themselves on their next update).
+            # Same episode: keep the reference; fired tests start afresh (the block
+            # tests reset themselves on their next update).
             if self._range is not None and self._range.drift_detected:
                 self._range.restart()
             return detection
         # Re-baseline: the next values form a new reference.
         self._ref = None
-        self._ph = self._adwin = self._spread = self._scores = self._discrete = None
+        self._blocks = self._discrete = None
         self._range = None
-        self._carry_x, self._carry_pos, self._carry_ts = [], [], []
         return detection
 
     def _reference_stats(self) -> dict[str, float]:
@@ -344,42 +231,17 @@ class NumericMonitor:
                                     "end_position")}
 
     def _block_detection(
-        self, j: int, name: str, fired: list[str], pos: np.ndarray, ts: np.ndarray
+        self, j: int, fired: list[str], pos: np.ndarray, ts: np.ndarray
     ) -> Detection:
-        ref = self._ref
-        assert ref is not None and self._ph and self._adwin
-        b = self.settings.block_size
-        mean, sd = ref["mean"], ref["sd"]
-        if name == "spread":
-            det = self._spread
-            assert det is not None
-            onset = det.onset_tag
-            ratio = math.sqrt(max(det.aux_mean, 0.0))
-            current = {"sd": sd * ratio, "n": int(pos[j]) - onset[0] + 1}
-            direction = "up" if det.detected_direction == "up" else "down"
-            severity = severity_from_spread(ratio)
-            extra: dict[str, Any] = {"sd_ratio": ratio}
-        elif name == "page_hinkley":
-            det_ph = self._ph
-            onset = det_ph.onset_tag
-            shift = det_ph.aux_mean
-            current = {"mean": mean + sd * shift, "n": int(pos[j]) - onset[0] + 1}
-            direction = det_ph.detected_direction or "up"
-            severity = severity_from_shift(shift)
-            extra = {"shift_sd": shift}
-        else:
-            adwin = self._adwin
-            onset = adwin.cut_tag
-            shift = adwin.estimation
-            current = {"mean": mean + sd * shift, "n": adwin.width * b}
-            direction = "up" if shift >= 0 else "down"
-            severity = severity_from_shift(shift)
-            extra = {"shift_sd": shift}
+        assert self._blocks is not None
+        name = fired[0]
+        report = self._blocks.report(name, int(pos[j]))
+        onset = report["onset"]
         stats = {
             "reference": self._reference_stats(),
-            "current": current,
+            "current": report["current"],
             "detectors_fired": fired,
-            **extra,
+            **report["extra"],
         }
         return self._finish_detection(
             Detection(
@@ -390,8 +252,8 @@ class NumericMonitor:
                 timestamp=float(ts[j]),
                 onset_position=int(onset[0]),
                 onset_timestamp=float(onset[1]),
-                direction=direction,
-                severity=severity,
+                direction=report["direction"],
+                severity=report["severity"],
                 statistics=stats,
             )
         )
@@ -437,12 +299,8 @@ class NumericMonitor:
             "ref_x": self._ref_x,
             "ref_start": self._ref_start,
             "ref": self._ref,
-            "carry": [self._carry_x, self._carry_pos, self._carry_ts],
-            "ph": None if self._ph is None else self._ph.to_state(),
-            "adwin": None if self._adwin is None else self._adwin.to_state(),
-            "spread": None if self._spread is None else self._spread.to_state(),
+            "blocks": None if self._blocks is None else self._blocks.to_state(),
             "range": None if self._range is None else self._range.to_state(),
-            "scores": None if self._scores is None else self._scores.to_state(),
             "discrete": None if self._discrete is None else self._discrete.to_state(),
             "last_alert": dict(self._last_alert),
             "i": [self.n, self.detections],
@@ -453,15 +311,9 @@ class NumericMonitor:
         self._ref_x = [float(v) for v in state["ref_x"]]
         self._ref_start = int(state["ref_start"])
         self._ref = None if state["ref"] is None else dict(state["ref"])
-        cx, cp, ct = state["carry"]
-        self._carry_x = [float(v) for v in cx]
-        self._carry_pos = [int(v) for v in cp]
-        self._carry_ts = [float(v) for v in ct]
-        self._ph = None if state["ph"] is None else PageHinkley.from_state(state["ph"])
-        self._adwin = None if state["adwin"] is None else ADWIN.from_state(state["adwin"])
-        self._spread = None if state["spread"] is None else PageHinkley.from_state(state["spread"])
+        blocks = state["blocks"]
+        self._blocks = None if blocks is None else BlockTests.from_state(self.settings, blocks)
         self._range = None if state["range"] is None else BernoulliCusum.from_state(state["range"])
-        self._scores = None if state["scores"] is None else NormalScores.from_state(state["scores"])
         self._discrete = None
         if state["discrete"] is not None:
             self._discrete = CategoricalMonitor(self.settings, self.signal, self.feature)

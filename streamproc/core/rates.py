@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .bernoulli import BernoulliCusum, alternative_rate
-from .calibration import bernoulli_design, bernoulli_threshold
+from .bernoulli import BernoulliCusum
+from .calibration import bernoulli_design
 from .detection import Detection, apply_cooldown, severity_from_rate
 from .settings import MonitorSettings
 
@@ -44,12 +43,9 @@ class RateMonitor:
         Reference size, budget and cooldown.
     signal, feature, detector
         Names reported with a detection.
-    design_rate
-        Maps (ones, n) of the reference to the in-control rate the test is designed
-        for (with the threshold ln(ARL)). By default the design comes from
-        :func:`~streamproc.core.calibration.bernoulli_design`: the reference rate
-        with a threshold averaged over its sampling error, or an upper confidence
-        bound for rare events.
+
+    The design (rate, alternative, threshold) comes from
+    :func:`~streamproc.core.calibration.bernoulli_design`.
 
     Examples
     --------
@@ -70,13 +66,11 @@ class RateMonitor:
         signal: str,
         feature: str | None,
         detector: str,
-        design_rate: Callable[[int, int], float] | None = None,
     ) -> None:
         self.settings = settings
         self.signal = signal
         self.feature = feature
         self.detector = detector
-        self._design_rate = design_rate
         self._arl = float(settings.budget.events)
         self._ref_n = 0
         self._ref_ones = 0
@@ -93,14 +87,8 @@ class RateMonitor:
         """Set the events between false alarms this detector may use."""
         self._arl = float(arl_events)
         if self._det is not None and self._p_ref is not None:
-            _, _, h = self._design()
+            _, _, h = bernoulli_design(self._ref_ones, self._ref_n, self._arl)
             self._det.set_threshold(h)
-
-    def _design(self) -> tuple[float, float, float]:
-        if self._design_rate is None:
-            return bernoulli_design(self._ref_ones, self._ref_n, self._arl)
-        p0 = max(self._design_rate(self._ref_ones, self._ref_n), 1e-6)
-        return p0, alternative_rate(p0), bernoulli_threshold(self._arl)
 
     @property
     def learning(self) -> bool:
@@ -158,7 +146,7 @@ class RateMonitor:
 
     def _finish_reference(self) -> None:
         self._p_ref = self._ref_ones / self._ref_n
-        p0, p1, h = self._design()
+        p0, p1, h = bernoulli_design(self._ref_ones, self._ref_n, self._arl)
         if p0 < _MAX_DESIGN_RATE:
             self._det = BernoulliCusum(p0, p1, h)
 
