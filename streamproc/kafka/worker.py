@@ -1,31 +1,17 @@
 """The worker: consume input topics, feed the core, publish alerts, checkpoint state.
 
-Delivery guarantee. Every event changes monitor state exactly once, even though
-Kafka delivers at least once:
-
-1. state is kept per input partition number (:class:`PartitionMonitors`), and
-   remembers the offset of the last event of each input topic it absorbed;
-2. a checkpoint first waits until every alert and dead letter produced so far is
-   acknowledged, then writes the partition's snapshot to the state topic, waits
-   for that too, and only then commits the consumer offsets;
-3. on assignment (start, restart, rebalance) the worker restores the best snapshot
-   and seeks each input partition to the offset after the one it includes;
-   anything at or below that offset that still arrives is skipped.
-
-A crash between steps loses nothing: alerts are re-detected from the replayed
-events and re-sent with the same ``alert_id``; snapshots never run ahead of
-delivered alerts; offsets never run ahead of snapshots.
+Every event changes monitor state exactly once: the checkpoint protocol is in
+:mod:`streamproc.kafka.checkpoints`. On assignment the worker restores each
+partition's state and seeks past what it includes; a partition whose state
+cannot be restored is paused (with the reason on ``/readyz``) while the others
+run, and retried when the cause was the broker.
 
 Consumption uses librdkafka's range assignor, which gives the same partition
 numbers of every input topic to the same worker (co-partitioning).
-
-(About 440 lines: the loop, the rebalance callbacks and the checkpoint protocol
-are one state machine; kept together so the order of its steps reads in one place.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -38,12 +24,12 @@ from prometheus_client import CollectorRegistry
 from ..config import Settings
 from ..core.events import EventDecoder, InputEvent, Rejection
 from ..core.partition import PartitionMonitors
-from ..errors import BrokerError, SnapshotError
+from ..errors import BrokerError
 from ..http import Health, HttpEndpoint
 from ..metrics import WorkerMetrics, scrape_view
+from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
 from .common import base_config, check_reachable
 from .outputs import Outputs
-from .state_store import StateStore
 from .topics import ensure_topics
 
 __all__ = ["Worker"]
@@ -51,8 +37,6 @@ __all__ = ["Worker"]
 _log = logging.getLogger("streamproc.worker")
 
 KIND_ORDER = ("features", "predictions", "labels")
-# Bounded waits so that shutdown and rebalances finish in bounded time.
-FLUSH_TIMEOUT_SECONDS = 15.0
 POLL_TIMEOUT_SECONDS = 0.25
 VIEW_INTERVAL_SECONDS = 1.0
 RESTORE_RETRY_SECONDS = 10.0
@@ -80,7 +64,7 @@ class Worker:
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
         self._outputs: Outputs | None = None
-        self._store: StateStore | None = None
+        self._checkpoints: Checkpoints | None = None
         self._last_checkpoint = time.monotonic()
         self._last_view = 0.0
         self._reject_log: dict[str, tuple[float, int]] = {}
@@ -97,7 +81,7 @@ class Worker:
         client = check_reachable(s.broker, s.broker_timeout_seconds)
         self.partition_count = ensure_topics(client, s)
         self._outputs = Outputs(s, on_failure=self._delivery_failed)
-        self._store = StateStore(s)
+        self._checkpoints = Checkpoints(s, self.config, self._outputs, self.metrics)
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
             {
@@ -168,9 +152,9 @@ class Worker:
             if not self._outputs.close(FLUSH_TIMEOUT_SECONDS):
                 _log.warning("%d output messages undelivered at shutdown", self._outputs.pending)
             self._outputs = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
+        if self._checkpoints is not None:
+            self._checkpoints.close()
+            self._checkpoints = None
         self.publish_view()
         if self.http is not None:
             self.http.stop()
@@ -179,12 +163,12 @@ class Worker:
     # -- rebalancing -------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.metrics.rebalances.inc()
-        assert self._store is not None
         for p in sorted({tp.partition for tp in partitions}):
             if p in self.units or p in self.failed:
                 continue
-            with contextlib.suppress(_Failed):
-                self.units[p] = self._restore(p)
+            unit = self._restore(p)
+            if unit is not None:
+                self.units[p] = unit
         for tp in partitions:
             unit = self.units.get(tp.partition)
             kind = self.kind_of_topic[tp.topic]
@@ -201,36 +185,19 @@ class Worker:
             f"; paused {sorted(self.failed)} (state cannot be restored)" if self.failed else "",
         )
 
-    def _restore(self, partition: int) -> PartitionMonitors:
-        assert self._store is not None
-        if self.settings.reset_state:
-            _log.warning("partition %d: --reset-state, starting fresh monitors", partition)
-            return PartitionMonitors(self.config, partition)
+    def _restore(self, partition: int) -> PartitionMonitors | None:
+        """The partition's monitors, or None (recorded in ``failed``) if unrestorable."""
+        assert self._checkpoints is not None
         try:
-            state = self._store.load(partition)
-            if state is None:
-                return PartitionMonitors(self.config, partition)
-            unit = PartitionMonitors.from_state(self.config, state)
-        except SnapshotError as exc:
-            self._fail(partition, str(exc))
-            raise _Failed from None
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            self._fail(partition, f"state snapshot is malformed ({exc!r}); restart the worker "
-                       "with --reset-state to rebuild state from the input topics")
-            raise _Failed from None
-        except BrokerError as exc:
-            self._fail(partition, f"{exc} (retrying)", transient=True)
-            raise _Failed from None
-        _log.info("partition %d: state restored at offsets %s", partition, unit.offsets)
-        return unit
-
-    def _fail(self, partition: int, reason: str, transient: bool = False) -> None:
-        self.failed[partition] = reason
-        if transient:
-            self._transient.add(partition)
-        else:
-            self.metrics.state_errors.inc()
-        _log.error("partition %d paused: %s", partition, reason)
+            return self._checkpoints.restore(partition)
+        except RestoreFailed as exc:
+            self.failed[partition] = exc.reason
+            if exc.transient:
+                self._transient.add(partition)
+            else:
+                self.metrics.state_errors.inc()
+            _log.error("partition %d paused: %s", partition, exc.reason)
+            return None
 
     def _retry_failed(self) -> None:
         """Restore partitions whose state could not be read because of a broker problem."""
@@ -239,9 +206,8 @@ class Worker:
         for p in sorted(self._transient & set(self.failed)):
             self.failed.pop(p)
             self._transient.discard(p)
-            try:
-                unit = self._restore(p)
-            except _Failed:
+            unit = self._restore(p)
+            if unit is None:
                 continue
             self.units[p] = unit
             tps = [TopicPartition(topic, p) for topic in self.topics.values()]
@@ -393,40 +359,14 @@ class Worker:
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self, partitions: set[int] | None = None) -> bool:
-        """Deliver outputs, snapshot dirty partitions, then commit their offsets."""
+        """Checkpoint the dirty partitions (all, or those in ``partitions``)."""
         self._last_checkpoint = time.monotonic()
         targets = sorted(self.dirty if partitions is None else self.dirty & partitions)
-        if not targets or self._outputs is None or self._store is None:
+        if not targets or self._checkpoints is None:
             return True
-        started = time.perf_counter()
-        if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
-            self.metrics.checkpoints.labels("deferred").inc()
-            _log.warning("outputs not yet delivered; checkpoint deferred")
-            return False
-        offsets: list[TopicPartition] = []
-        for p in targets:
-            unit = self.units[p]
-            state = unit.to_state()
-            blob = self._store.encode(state)
-            self._outputs.snapshot(p, self._store.record_key(p), blob, state["offsets"])
-            self.metrics.snapshot_bytes.labels(str(p)).set(len(blob))
-            offsets += [
-                TopicPartition(self.topics[kind], p, offset + 1)
-                for kind, offset in unit.offsets.items()
-            ]
-        if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
-            self.metrics.checkpoints.labels("deferred").inc()
-            _log.warning("state snapshots not yet delivered; offsets not committed")
+        if not self._checkpoints.save(self.units, targets, self._consumer):
             return False
         self.dirty.difference_update(targets)
-        if offsets and self._consumer is not None:
-            try:
-                self._consumer.commit(offsets=offsets, asynchronous=False)
-            except KafkaException as exc:
-                # Not fatal: the snapshot holds the offsets, commits only shorten replays.
-                _log.warning("offset commit failed: %s", exc.args[0].str())
-        self.metrics.checkpoints.labels("written").inc()
-        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
         return True
 
     # -- metrics view --------------------------------------------------------------------------
@@ -439,6 +379,3 @@ class Worker:
         """Current state of every owned partition (for tests and diagnostics)."""
         return {p: u.to_state() for p, u in self.units.items()}
 
-
-class _Failed(Exception):
-    """A partition's state could not be restored (recorded in Worker.failed)."""
