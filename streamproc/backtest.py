@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from .core.alerts import make_alert
+from .core.categorical import category_name
 from .core.detection import Detection
 from .core.events import parse_timestamp
 from .core.join import Outcome
@@ -301,7 +302,7 @@ def _error(prediction: Any, label: Any, mm: ModelMonitor) -> float:
             return abs(float(prediction) - float(label))
         except (TypeError, ValueError):
             return float("nan")
-    return float(str(prediction).lower() != str(label).lower())
+    return float(category_name(prediction) != category_name(label))
 
 
 def _change(alert: dict[str, Any]) -> str:

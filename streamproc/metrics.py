@@ -184,15 +184,16 @@ def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> 
     joins: list[tuple[str, str, int]] = []
     for unit in units.values():
         for model_id, versions in unit.models.items():
+            if not versions:
+                continue
             totals: dict[tuple[str, str], int] = {}
+            views = []  # the last version's: the active one
             for mm in versions.values():
-                for v in mm.monitor_views():
+                views = mm.monitor_views()
+                for v in views:
                     key = (v.signal, v.name)
                     totals[key] = totals.get(key, 0) + v.observations
-            active = next(reversed(versions.values()), None)
-            if active is None:
-                continue
-            for v in active.monitor_views():
+            for v in views:
                 rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
                                        v.mean, v.reference_mean, v.reference_sd, v.learning))
         for model_id, jb in unit.joins.items():

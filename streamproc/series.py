@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from .core.categorical import category_name
+
 __all__ = ["Binned", "Curves", "track"]
 
 
@@ -69,8 +71,7 @@ def track(curves: dict[tuple[str, str, str], Curves], key: tuple[str, str, str],
     if ok.sum() * 2 >= len(column) and ok.any():
         named.setdefault(label, Binned()).add(pos[ok], numbers[ok])
         return
-    cats = [None if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-            for v in column]
+    cats = [None if v is None else category_name(v) for v in column]
     for c in dict.fromkeys(v for v in cats if v is not None):
         if c in named or len(named) < _PLOTTED_CATEGORIES:
             share = np.fromiter((v == c for v in cats), dtype=np.float64, count=len(cats))

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MAX_ABS_VALUE", "Z_CLIP", "block_stats", "category_name"]
+__all__ = ["MAX_ABS_VALUE", "Z_CLIP", "block_stats"]
 
 # Numbers beyond this magnitude are not usable values (they count as type mismatches):
 # keeping inputs below it keeps every sum and square in the monitors finite.
 MAX_ABS_VALUE = 1e100
 Z_CLIP = 1e6
-
-def category_name(value: float) -> str:
-    """A discrete numeric value as a category name: 3.0 -> '3', 0.5 -> '0.5'."""
-    return str(int(value)) if value.is_integer() else repr(value)
-
 
 def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Means and standard deviations of consecutive blocks of standardised values.

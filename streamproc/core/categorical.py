@@ -30,7 +30,7 @@ from .page_hinkley import PageHinkley
 from .rates import TagView
 from .settings import MonitorSettings
 
-__all__ = ["CategoricalMonitor", "OTHER"]
+__all__ = ["CategoricalMonitor", "OTHER", "category_name"]
 
 OTHER = "(other)"
 # Expected count per category per block for the chi-square approximation to hold.
@@ -40,6 +40,21 @@ _MAX_BLOCK = 2000
 _REFERENCE_CATEGORY_CAP_FACTOR = 20
 # Allowance of the chi-square Page-Hinkley test, in standard deviations of the score.
 _ALLOWANCE = 0.5
+
+
+def category_name(value: Any) -> str:
+    """The category a value stands for, the same wherever categories are compared.
+
+    >>> category_name(True), category_name(3.0), category_name(0.5), category_name("fr")
+    ('true', '3', '0.5', 'fr')
+    """
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 class CategoricalMonitor:

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .blocks import MAX_ABS_VALUE
-from .categorical import CategoricalMonitor
+from .categorical import CategoricalMonitor, category_name
 from .detection import Detection
 from .numeric import NumericMonitor
 from .rates import RateMonitor
@@ -31,14 +31,6 @@ def kind_of(value: Any) -> str | None:
     if isinstance(value, (int, float)):
         return "numeric"
     return None
-
-
-def _category(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return value
 
 
 class FeatureMonitor:
@@ -149,9 +141,9 @@ class FeatureMonitor:
             out += self.values.update(values, vpos, vts)  # type: ignore[arg-type]
         else:
             cats = (
-                [_category(v) for v in column]
+                [category_name(v) for v in column]
                 if idx is None
-                else [_category(column[k]) for k in idx.tolist()]
+                else [category_name(column[k]) for k in idx.tolist()]
             )
             out += self.values.update(cats, vpos, vts)  # type: ignore[arg-type]
         out.sort(key=lambda d: d.position)

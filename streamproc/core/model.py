@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .categorical import category_name
 from .detection import Detection
 from .feature import FeatureMonitor, kind_of
 from .join import Outcome
@@ -55,16 +56,6 @@ def task_of(prediction: Any, label: Any) -> str:
     if numbers and (isinstance(prediction, float) or isinstance(label, float)):
         return "regression"
     return "classification"
-
-
-def _norm_class(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 class ModelMonitor:
@@ -248,7 +239,7 @@ class ModelMonitor:
             dets = self.performance.update(errors[ok], pos[ok], ts[ok])
         else:
             wrong = np.fromiter(
-                (_norm_class(o.prediction) != _norm_class(o.label) for o in outcomes),
+                (category_name(o.prediction) != category_name(o.label) for o in outcomes),
                 dtype=bool,
                 count=n,
             )

@@ -26,9 +26,9 @@ import numpy as np
 
 from .bernoulli import BernoulliCusum, alternative_rate
 from .block_tests import BlockTests
-from .blocks import MAX_ABS_VALUE, category_name
+from .blocks import MAX_ABS_VALUE
 from .calibration import bernoulli_threshold, range_rate_bound
-from .categorical import CategoricalMonitor
+from .categorical import CategoricalMonitor, category_name
 from .detection import Detection, apply_cooldown, severity_from_rate
 from .rates import TagView
 from .settings import MonitorSettings

@@ -45,7 +45,7 @@ def dead_letter_headers(
 
 
 class Outputs:
-    """One idempotent-minded producer for alerts, dead letters and snapshots."""
+    """One producer for alerts, dead letters and snapshots, with delivery tracking."""
 
     def __init__(self, settings: Settings, on_failure: Callable[[str, str], None] | None = None):
         self.settings = settings
@@ -153,6 +153,3 @@ class Outputs:
             if time.monotonic() >= deadline:
                 return False
             time.sleep(0.05)
-
-    def close(self, timeout: float) -> bool:
-        return self.flush(timeout)

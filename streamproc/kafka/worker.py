@@ -149,7 +149,7 @@ class Worker:
             self._consumer.close()  # leaves the group: the others rebalance at once
             self._consumer = None
         if self._outputs is not None:
-            if not self._outputs.close(FLUSH_TIMEOUT_SECONDS):
+            if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
                 _log.warning("%d output messages undelivered at shutdown", self._outputs.pending)
             self._outputs = None
         if self._checkpoints is not None:
