@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter as Tally
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -305,14 +304,13 @@ class Worker:
             _log.info("ALERT %s", alert["summary"])
         for model_id, det in applied.suppressed:
             self.metrics.suppressed.labels(model_id, det.detector).inc()
-        per_model = Tally(e.model_id for e in events)
-        for model_id, n in per_model.items():
-            self.metrics.events_consumed.labels(model_id, topic).inc(n)
-        latest: dict[str, float] = {}
+        per_model: dict[str, list[float]] = {}  # model -> [events, latest event time]
         for e in events:
-            if e.timestamp > latest.get(e.model_id, -1.0):
-                latest[e.model_id] = e.timestamp
-        for model_id, ts in latest.items():
+            seen = per_model.setdefault(e.model_id, [0, -1.0])
+            seen[0] += 1
+            seen[1] = max(seen[1], e.timestamp)
+        for model_id, (n, ts) in per_model.items():
+            self.metrics.events_consumed.labels(model_id, topic).inc(n)
             self.metrics.last_event.labels(model_id, topic).set(ts)
 
     def _processing_failed(
