@@ -155,6 +155,12 @@ class WorkerMetrics:
             "streamproc_snapshot_bytes", "Size of the last state snapshot of a partition",
             ["partition"], registry=registry,
         )
+        self.rewinds = Counter(
+            "streamproc_partition_rewinds",
+            "Partitions restored from their last snapshot because the core failed on a batch "
+            "(the batch's events went to the dead-letter topic)",
+            registry=registry,
+        )
         self.state_errors = Counter(
             "streamproc_state_restore_errors", "State snapshots that could not be restored",
             registry=registry,

@@ -32,7 +32,8 @@ class Applied:
     """What applying a batch produced: alerts to publish, and suppressed detections."""
 
     alerts: list[dict[str, Any]] = field(default_factory=list)
-    suppressed: list[tuple[str, Detection]] = field(default_factory=list)  # (model_id, det)
+    # (model_id, detection, offset of the event that triggered it)
+    suppressed: list[tuple[str, Detection, int]] = field(default_factory=list)
     skipped: int = 0  # events at or below the absorbed offset (redeliveries)
 
 
@@ -143,10 +144,10 @@ class PartitionMonitors:
         done: Applied,
     ) -> None:
         for d in dets:
-            if d.suppressed:
-                done.suppressed.append((mm.model_id, d))
-                continue
             src = events[d.source_row]
+            if d.suppressed:
+                done.suppressed.append((mm.model_id, d, src.offset))
+                continue
             done.alerts.append(
                 make_alert(d, mm.model_id, mm.model_version, topic, self.partition, src.offset,
                            detected_at)

@@ -15,6 +15,11 @@ least once:
 A crash between steps loses nothing: alerts are re-detected from the replayed
 events and re-sent with the same ``alert_id``; snapshots never run ahead of
 delivered alerts; offsets never run ahead of snapshots.
+
+The last good state of every owned partition (the snapshot last written or
+restored) stays in memory: when the core fails on a batch, :meth:`Checkpoints.rewind`
+rebuilds the partition from it, and the worker consumes again from there
+(:mod:`streamproc.processing`).
 """
 
 from __future__ import annotations
@@ -62,15 +67,20 @@ class Checkpoints:
         self.metrics = metrics
         self.topics = settings.input_topics()
         self.store = StateStore(settings)
+        # Partition -> its last snapshot (written or restored), encoded: nothing in it can
+        # change with the live monitors; None: the partition started fresh.
+        self._last_good: dict[int, bytes | None] = {}
 
     def restore(self, partition: int) -> PartitionMonitors:
         """The partition's monitors as last checkpointed (fresh ones if none or reset)."""
         if self.settings.reset_state:
             _log.warning("partition %d: --reset-state, starting fresh monitors", partition)
+            self._last_good[partition] = None
             return PartitionMonitors(self.config, partition)
         try:
             state = self.store.load(partition)
             if state is None:
+                self._last_good[partition] = None
                 return PartitionMonitors(self.config, partition)
             unit = PartitionMonitors.from_state(self.config, state)
         except SnapshotError as exc:
@@ -82,8 +92,20 @@ class Checkpoints:
             ) from None
         except BrokerError as exc:
             raise RestoreFailed(f"{exc} (retrying)", transient=True) from None
+        self._last_good[partition] = self.store.encode(state)
         _log.info("partition %d: state restored at offsets %s", partition, unit.offsets)
         return unit
+
+    def rewind(self, partition: int) -> PartitionMonitors:
+        """The partition's monitors as of its last good state (fresh if it had none)."""
+        blob = self._last_good.get(partition)
+        if blob is None:
+            return PartitionMonitors(self.config, partition)
+        return PartitionMonitors.from_state(self.config, self.store.decode(blob))
+
+    def forget(self, partition: int) -> None:
+        """Drop the in-memory state of a partition this worker no longer owns."""
+        self._last_good.pop(partition, None)
 
     def save(
         self, units: dict[int, PartitionMonitors], targets: list[int], consumer: Consumer | None
@@ -99,10 +121,12 @@ class Checkpoints:
             _log.warning("outputs not yet delivered; checkpoint deferred")
             return False
         offsets: list[TopicPartition] = []
+        saved: dict[int, bytes] = {}
         for p in targets:
             unit = units[p]
             state = unit.to_state()
             blob = self.store.encode(state)
+            saved[p] = blob
             self.outputs.snapshot(p, self.store.record_key(p), blob, state["offsets"])
             self.metrics.snapshot_bytes.labels(str(p)).set(len(blob))
             offsets += [
@@ -113,6 +137,7 @@ class Checkpoints:
             self.metrics.checkpoints.labels("deferred").inc()
             _log.warning("state snapshots not yet delivered; offsets not committed")
             return False
+        self._last_good.update(saved)
         if offsets and consumer is not None:
             try:
                 consumer.commit(offsets=offsets, asynchronous=False)

@@ -53,6 +53,9 @@ class StateStore:
     def encode(self, state: dict[str, Any]) -> bytes:
         return snapshot.encode(state, self.key)
 
+    def decode(self, blob: bytes) -> dict[str, Any]:
+        return snapshot.decode(blob, self.key)["state"]
+
     def load(self, partition: int, timeout: float = 30.0) -> dict[str, Any] | None:
         """The best snapshot of ``partition``'s state, or None if there is none.
 

@@ -17,15 +17,23 @@ import threading
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Message,
+    TopicPartition,
+)
 from prometheus_client import CollectorRegistry
 
 from ..config import Settings
-from ..core.events import EventDecoder, InputEvent, Rejection
+from ..core.events import EventDecoder
 from ..core.partition import PartitionMonitors
 from ..errors import BrokerError
 from ..http import Health, HttpEndpoint
 from ..metrics import WorkerMetrics, scrape_view
+from ..processing import BatchProcessor, MessageBatch, Rewind
 from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
 from .common import base_config, check_reachable
 from .outputs import Outputs
@@ -39,8 +47,6 @@ KIND_ORDER = ("features", "predictions", "labels")
 POLL_TIMEOUT_SECONDS = 0.25
 VIEW_INTERVAL_SECONDS = 1.0
 RESTORE_RETRY_SECONDS = 10.0
-# Bad-input log lines per reason per minute; the rest are counted in metrics only.
-_REJECT_LOG_PER_MINUTE = 10
 
 
 class Worker:
@@ -66,7 +72,7 @@ class Worker:
         self._checkpoints: Checkpoints | None = None
         self._last_checkpoint = time.monotonic()
         self._last_view = 0.0
-        self._reject_log: dict[str, tuple[float, int]] = {}
+        self.processor: BatchProcessor | None = None
         self._transient: set[int] = set()
         self._last_retry = time.monotonic()
         self.partition_count = 0
@@ -80,6 +86,8 @@ class Worker:
         client = check_reachable(s.broker, s.broker_timeout_seconds)
         self.partition_count = ensure_topics(client, s)
         self._outputs = Outputs(s, on_failure=self._delivery_failed)
+        self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,
+                                        s.dead_letter_topic)
         self._checkpoints = Checkpoints(s, self.config, self._outputs, self.metrics)
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
@@ -235,6 +243,10 @@ class Worker:
 
     def _drop(self, numbers: set[int]) -> None:
         for p in numbers:
+            if self.processor is not None:
+                self.processor.forget(p)
+            if self._checkpoints is not None:
+                self._checkpoints.forget(p)
             self.units.pop(p, None)
             self.failed.pop(p, None)
             self._transient.discard(p)
@@ -262,95 +274,49 @@ class Worker:
             if kind is None:
                 continue
             grouped.setdefault((m.partition(), KIND_ORDER.index(kind)), []).append(m)
+        assert self.processor is not None
         now = time.time()
-        for (p, k), batch in sorted(grouped.items(), key=lambda item: item[0]):
+        rewound: set[int] = set()
+        for (p, k), msgs_pk in sorted(grouped.items(), key=lambda item: item[0]):
             unit = self.units.get(p)
-            if unit is None:
-                continue  # revoked, or paused after a failed restore: not absorbed
-            self._absorb(unit, KIND_ORDER[k], batch, now)
-
-    def _absorb(self, unit: PartitionMonitors, kind: str, batch: list[Message], now: float) -> None:
-        assert self._outputs is not None
-        topic = self.topics[kind]
-        floor = unit.absorbed(kind)
-        events: list[InputEvent] = []
-        redelivered = 0
-        for m in batch:
-            offset = m.offset()
-            if offset <= floor:
-                redelivered += 1
-                continue
-            decoded = self.decoder.decode(kind, m.key(), m.value(), offset)
-            if isinstance(decoded, Rejection):
-                self._reject(m, decoded, topic)
-            else:
-                events.append(decoded)
-        if redelivered:
-            self.metrics.events_redelivered.labels(topic).inc(redelivered)
-        last = batch[-1].offset()
-        if last <= floor:
-            return
-        try:
-            applied = unit.apply(kind, topic, events, now, last_offset=last)
-        except Exception as exc:  # noqa: BLE001 - last resort: never stop on an event
-            self._processing_failed(unit, kind, topic, batch, events, last, exc)
-            return
-        self.dirty.add(unit.partition)
-        for alert in applied.alerts:
-            self._outputs.alert(alert)
-            self.metrics.alerts.labels(
-                alert["model_id"], alert["signal"], alert["feature"] or "", alert["detector"]
-            ).inc()
-            _log.info("ALERT %s", alert["summary"])
-        for model_id, det in applied.suppressed:
-            self.metrics.suppressed.labels(model_id, det.detector).inc()
-        per_model: dict[str, list[float]] = {}  # model -> [events, latest event time]
-        for e in events:
-            seen = per_model.setdefault(e.model_id, [0, -1.0])
-            seen[0] += 1
-            seen[1] = max(seen[1], e.timestamp)
-        for model_id, (n, ts) in per_model.items():
-            self.metrics.events_consumed.labels(model_id, topic).inc(n)
-            self.metrics.last_event.labels(model_id, topic).set(ts)
-
-    def _processing_failed(
-        self, unit: PartitionMonitors, kind: str, topic: str, batch: list[Message],
-        events: list[InputEvent], last: int, exc: Exception,
-    ) -> None:
-        """A bug hit while applying valid events: dead-letter them, log, keep going.
-
-        The monitors of that partition may hold part of the batch; the error is
-        logged with a traceback and counted so that it is seen and fixed.
-        """
-        _log.exception(
-            "processing %d %s events of partition %d failed; they go to %s (%s)",
-            len(events), kind, unit.partition, self.settings.dead_letter_topic, exc,
-        )
-        by_offset = {m.offset(): m for m in batch}
-        reason = Rejection("processing_error", f"the worker failed on this event: {exc!r}")
-        for e in events:
-            self._reject(by_offset[e.offset], reason, topic)
-        unit.offsets[kind] = max(unit.absorbed(kind), last)
-        self.dirty.add(unit.partition)
-
-    def _reject(self, m: Message, rejection: Rejection, topic: str) -> None:
-        assert self._outputs is not None
-        ts_type, ts = m.timestamp()
-        self._outputs.dead_letter(
-            m.key(), m.value(), rejection, topic, m.partition(), m.offset(),
-            ts if ts_type else None,
-        )
-        self.metrics.events_invalid.labels(topic, rejection.reason).inc()
-        window, count = self._reject_log.get(rejection.reason, (0.0, 0))
-        now = time.monotonic()
-        if now - window > 60.0:
-            window, count = now, 0
-        if count < _REJECT_LOG_PER_MINUTE:
-            _log.warning(
-                "rejected %s[%d]@%d (%s): %s; sent to %s", topic, m.partition(), m.offset(),
-                rejection.reason, rejection.detail, self.settings.dead_letter_topic,
+            if unit is None or p in rewound:
+                continue  # revoked, paused after a failed restore, or rewound: not absorbed
+            kind = KIND_ORDER[k]
+            batch = MessageBatch(
+                self.topics[kind], kind, p, [m.key() for m in msgs_pk],
+                [m.value() for m in msgs_pk], [m.offset() for m in msgs_pk],
+                [ts if ts_type else None for ts_type, ts in (m.timestamp() for m in msgs_pk)],
             )
-        self._reject_log[rejection.reason] = (window, count + 1)
+            rewind = self.processor.absorb(unit, batch, now)
+            if rewind is not None:
+                self._rewind(rewind)
+                rewound.add(p)
+            else:
+                self.dirty.add(p)
+
+    def _rewind(self, rewind: Rewind) -> None:
+        """Restore a partition's last good state and consume again from what it includes."""
+        assert self._checkpoints is not None and self._consumer is not None
+        p = rewind.partition
+        self.metrics.rewinds.inc()
+        unit = self._checkpoints.rewind(p)
+        self.units[p] = unit
+        self.dirty.add(p)  # the dead-lettered batch moves the absorbed offsets
+        tps = [TopicPartition(topic, p) for topic in self.topics.values()]
+        committed = {tp.topic: tp.offset for tp in self._consumer.committed(tps, timeout=10)}
+        for topic, kind in self.kind_of_topic.items():
+            absorbed = unit.absorbed(kind)
+            if absorbed >= 0:
+                offset = absorbed + 1
+            else:
+                offset = committed.get(topic, -1)
+                if offset < 0:
+                    offset = OFFSET_BEGINNING
+            self._consumer.seek(TopicPartition(topic, p, offset))
+        _log.warning(
+            "partition %d rewound to offsets %s after a processing error on %s offsets %d-%d",
+            p, unit.offsets, rewind.kind, rewind.first_offset, rewind.last_offset,
+        )
 
     def _delivery_failed(self, topic: str, error: str) -> None:
         self.metrics.delivery_failures.labels(topic, error).inc()

@@ -1,0 +1,187 @@
+"""Engine-neutral batch processing: raw input messages in, monitor state, alerts and
+dead letters out.
+
+Both engines (the default librdkafka worker and the faust-streaming agents) hand
+:class:`BatchProcessor` the messages of one input partition and topic, in offset
+order. It decodes and validates them, dead-letters the bad ones, applies the good
+ones to the partition's monitors, publishes alerts through a :class:`Sink`, and
+counts everything in the worker metrics. It imports no Kafka client.
+
+A batch the core fails on (a bug, never the sender's fault) must not leave
+half-applied state behind. :meth:`BatchProcessor.absorb` then returns a
+:class:`Rewind`: the engine discards the partition's monitors, restores its last
+good snapshot and consumes again from the offsets that snapshot includes. The
+failed batch's offsets are remembered as poison, so on the way back its events go
+to the dead-letter topic (reason ``processing_error``) instead of the monitors, and
+outputs already produced before the rewind are not produced twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .core.events import EventDecoder, InputEvent, Rejection
+from .core.partition import PartitionMonitors
+from .metrics import WorkerMetrics
+
+__all__ = ["BatchProcessor", "MessageBatch", "Rewind", "Sink"]
+
+_log = logging.getLogger("streamproc.processing")
+
+# Bad-input log lines per reason per minute; the rest are counted in metrics only.
+_REJECT_LOG_PER_MINUTE = 10
+
+
+@dataclass(slots=True)
+class MessageBatch:
+    """Consecutive messages of one input partition of one topic, in offset order."""
+
+    topic: str
+    kind: str  # "features", "predictions" or "labels"
+    partition: int
+    keys: Sequence[bytes | None]
+    values: Sequence[bytes | None]
+    offsets: Sequence[int]
+    timestamps_ms: Sequence[int | None]  # the messages' Kafka timestamps, for dead letters
+
+
+class Sink(Protocol):
+    """Where a processor's outputs go (the engine's producer)."""
+
+    def alert(self, alert: dict[str, Any]) -> None: ...
+
+    def dead_letter(
+        self, key: bytes | None, value: bytes | None, rejection: Rejection, topic: str,
+        partition: int, offset: int, timestamp_ms: int | None,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class Rewind:
+    """The core failed on a batch: restore ``partition`` from its last good state and
+    consume again from there (the failed offsets are dead-lettered on the way)."""
+
+    partition: int
+    kind: str
+    first_offset: int
+    last_offset: int
+    error: str
+
+
+@dataclass
+class _PartitionMarks:
+    # Per input kind: the last offset whose alerts were produced and events counted,
+    # and the last offset dead-lettered (a failed batch's rejections were sent already).
+    produced: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    # Per input kind: offset ranges (inclusive) whose events failed in the core.
+    poison: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+
+
+class BatchProcessor:
+    """Decode, validate, apply and publish one partition batch at a time."""
+
+    def __init__(
+        self, decoder: EventDecoder, metrics: WorkerMetrics, sink: Sink, dead_letter_topic: str
+    ) -> None:
+        self.decoder = decoder
+        self.metrics = metrics
+        self.sink = sink
+        self.dead_letter_topic = dead_letter_topic
+        self._marks: dict[int, _PartitionMarks] = {}
+        self._reject_log: dict[str, tuple[float, int]] = {}
+
+    def forget(self, partition: int) -> None:
+        """Drop what is remembered of a partition (revoked or lost)."""
+        self._marks.pop(partition, None)
+
+    def absorb(self, unit: PartitionMonitors, batch: MessageBatch, now: float) -> Rewind | None:
+        """Absorb a batch into ``unit``; a :class:`Rewind` if the core failed on it."""
+        kind, topic, p = batch.kind, batch.topic, batch.partition
+        floor = unit.absorbed(kind)
+        marks = self._marks.setdefault(p, _PartitionMarks())
+        produced = marks.produced.get(kind, -1)
+        rejected = marks.rejected.get(kind, -1)
+        poison = marks.poison.get(kind, ())
+        events: list[InputEvent] = []
+        redelivered = 0
+        last = -1
+        for key, value, offset, ts_ms in zip(
+            batch.keys, batch.values, batch.offsets, batch.timestamps_ms, strict=True
+        ):
+            last = offset
+            if offset <= floor:
+                redelivered += 1
+                continue
+            if poison and any(lo <= offset <= hi for lo, hi in poison):
+                decoded: InputEvent | Rejection = Rejection(
+                    "processing_error", "the worker failed on the batch that held this event; "
+                    "it was kept here instead of stopping the worker (see the worker log)",
+                )
+            else:
+                decoded = self.decoder.decode(kind, key, value, offset)
+            if isinstance(decoded, Rejection):
+                if offset > rejected:
+                    self._reject(key, value, decoded, topic, p, offset, ts_ms)
+                    marks.rejected[kind] = offset
+            else:
+                events.append(decoded)
+        if redelivered:
+            self.metrics.events_redelivered.labels(topic).inc(redelivered)
+        if last <= floor:
+            return None
+        try:
+            applied = unit.apply(kind, topic, events, now, last_offset=last)
+        except Exception as exc:  # noqa: BLE001 - a bug must not stop the worker
+            first = events[0].offset if events else last
+            _log.exception(
+                "processing %d %s events of partition %d failed (%r); rewinding the partition "
+                "to its last snapshot, the batch's events go to %s",
+                len(events), kind, p, exc, self.dead_letter_topic,
+            )
+            marks.poison.setdefault(kind, []).append((first, last))
+            return Rewind(p, kind, first, last, repr(exc))
+        marks.produced[kind] = max(produced, last)
+        for alert in applied.alerts:
+            if alert["source"]["offset"] <= produced:
+                continue  # replayed after a rewind: already published
+            self.sink.alert(alert)
+            self.metrics.alerts.labels(
+                alert["model_id"], alert["signal"], alert["feature"] or "", alert["detector"]
+            ).inc()
+            _log.info("ALERT %s", alert["summary"])
+        per_model: dict[str, list[float]] = {}  # model -> [events, latest event time]
+        for e in events:
+            if e.offset <= produced:
+                continue
+            seen = per_model.setdefault(e.model_id, [0, -1.0])
+            seen[0] += 1
+            seen[1] = max(seen[1], e.timestamp)
+        for model_id, (n, ts) in per_model.items():
+            self.metrics.events_consumed.labels(model_id, topic).inc(n)
+            self.metrics.last_event.labels(model_id, topic).set(ts)
+        for model_id, det, offset in applied.suppressed:
+            if offset > produced:
+                self.metrics.suppressed.labels(model_id, det.detector).inc()
+        return None
+
+    def _reject(
+        self, key: bytes | None, value: bytes | None, rejection: Rejection, topic: str,
+        partition: int, offset: int, ts_ms: int | None,
+    ) -> None:
+        self.sink.dead_letter(key, value, rejection, topic, partition, offset, ts_ms)
+        self.metrics.events_invalid.labels(topic, rejection.reason).inc()
+        window, count = self._reject_log.get(rejection.reason, (0.0, 0))
+        now = time.monotonic()
+        if now - window > 60.0:
+            window, count = now, 0
+        if count < _REJECT_LOG_PER_MINUTE:
+            _log.warning(
+                "rejected %s[%d]@%d (%s): %s; sent to %s", topic, partition, offset,
+                rejection.reason, rejection.detail, self.dead_letter_topic,
+            )
+        self._reject_log[rejection.reason] = (window, count + 1)
