@@ -17,10 +17,47 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .core.calibration import FalseAlarmBudget
+from .core.detectors.river import RiverSpec
 from .core.settings import DetectionConfig, MonitorSettings
 from .errors import ConfigError
 
 __all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
+
+
+class DetectorSettings(BaseModel):
+    """A River drift detector added to the monitors (see streamproc.core.detectors.river).
+
+    ``river`` names the class under ``river`` (``drift.KSWIN``, ``drift.binary.DDM``);
+    ``params`` are its constructor's; ``signals`` and ``features`` choose the monitors
+    (numeric detectors go to numeric features, predictions and regression errors;
+    binary ones to a classifier's errors); ``calibrate: true`` lets streamproc choose
+    the detector's sensitivity parameter for the false-alarm budget.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    river: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    signals: list[Literal["feature", "prediction", "performance"]] = Field(
+        default_factory=lambda: ["feature", "prediction", "performance"]
+    )
+    features: list[str] | None = None
+    calibrate: bool = False
+
+    def spec(self) -> RiverSpec:
+        """The validated core spec; ValueError with one sentence if it cannot work."""
+        spec = RiverSpec(
+            river=self.river,
+            params=tuple(sorted(self.params.items())),
+            signals=frozenset(self.signals),
+            features=None if self.features is None else frozenset(self.features),
+            calibrate=self.calibrate,
+        )
+        spec.check()
+        if spec.binary and "performance" not in self.signals:
+            raise ValueError(f"{self.river} is a binary detector: it reads a classifier's "
+                             "errors, so its signals must include performance")
+        return spec
 
 
 class DetectionSettings(BaseModel):
@@ -44,6 +81,9 @@ class DetectionSettings(BaseModel):
     cooldown_events: int = Field(5000, ge=0)
     max_categories: int = Field(50, ge=2)
     min_category_share: float = Field(0.01, gt=0, lt=0.5)
+    detectors: list[DetectorSettings] = Field(
+        default_factory=list, description="River detectors added to every model's monitors."
+    )
 
     def monitor_settings(self) -> MonitorSettings:
         return MonitorSettings(
@@ -56,6 +96,7 @@ class DetectionSettings(BaseModel):
             cooldown_events=self.cooldown_events,
             max_categories=self.max_categories,
             min_category_share=self.min_category_share,
+            river_detectors=tuple(d.spec() for d in self.detectors),
         )
 
 
@@ -69,6 +110,9 @@ class ModelOverride(BaseModel):
     budget_scope: Literal["model", "monitor"] | None = None
     reference_size: int | None = Field(None, ge=64)
     target_shift: float | None = Field(None, gt=0)
+    detectors: list[DetectorSettings] | None = Field(
+        None, description="River detectors of this model (replaces detection.detectors)."
+    )
 
 
 class Settings(BaseSettings):
@@ -134,7 +178,9 @@ class Settings(BaseSettings):
         default = self.detection.monitor_settings()
         per_model: dict[str, MonitorSettings] = {}
         for model_id, override in self.models.items():
-            fields = override.model_dump(exclude_none=True, exclude={"task"})
+            fields = override.model_dump(exclude_none=True, exclude={"task", "detectors"})
+            if override.detectors is not None:
+                fields["detectors"] = override.detectors
             if fields:
                 merged = self.detection.model_copy(update=fields)
                 per_model[model_id] = merged.monitor_settings()

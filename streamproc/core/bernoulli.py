@@ -63,6 +63,7 @@ class BernoulliCusum:
         self._ones = 0  # ones in the current excursion
         self._start_tag: Any = None
         self._detected = False
+        self._scanned: tuple[int, tuple[int, int, int, int, Any]] | None = None
 
     @property
     def drift_detected(self) -> bool:
@@ -75,6 +76,7 @@ class BernoulliCusum:
         self._ones = 0
         self._start_tag = None
         self._detected = False
+        self._scanned = None
 
     def set_threshold(self, threshold: float) -> None:
         """Change the alarm level, keeping the statistic (budgets are re-split live)."""
@@ -103,18 +105,15 @@ class BernoulliCusum:
         """Tag of the first item of the excursion that alarmed (see :meth:`update_many`)."""
         return self._start_tag
 
-    def update_many(self, x: np.ndarray, tags: Sequence[Any] | None = None) -> int:
-        """Feed 0/1 items; return the index in ``x`` of the first alarm, or -1.
-
-        ``tags`` (optional, aligned with ``x``) label the items; see :attr:`onset_tag`.
-        Items after an alarm are not consumed: the caller re-baselines.
-        """
-        if self._detected:
-            raise RuntimeError("detector already fired; build a new one after re-baselining")
+    def _run(
+        self, x: np.ndarray, n: int, tags: Sequence[Any] | None, stop: bool
+    ) -> tuple[int, tuple[int, int, int, int, Any]]:
+        """Walk x[:n] from the current state on local copies; stop at the first alarm
+        if ``stop``. Returns (alarm index or -1, (s, n, start, ones, start_tag))."""
         w0, w1, h = self._w0, self._w1, self._h
-        s, start, ones, base = self._s, self._start, self._ones, self._n
+        s, start, ones, base, tag = self._s, self._start, self._ones, self._n, self._start_tag
         prev = -1
-        for j in np.flatnonzero(x).tolist():
+        for j in np.flatnonzero(x[:n]).tolist():
             zeros = j - prev - 1
             if zeros and s:
                 s += zeros * w0
@@ -123,22 +122,51 @@ class BernoulliCusum:
             if s == 0:
                 start = base + j
                 ones = 0
-                if tags is not None:
-                    self._start_tag = tags[j]
+                tag = None if tags is None else tags[j]
             s += w1
             ones += 1
-            if s >= h:
-                self._s, self._start, self._ones, self._n = s, start, ones, base + j + 1
-                self._detected = True
-                return j
+            if s >= h and stop:
+                return j, (s, base + j + 1, start, ones, tag)
             prev = j
-        zeros = len(x) - prev - 1
+        zeros = n - prev - 1
         if zeros and s:
             s += zeros * w0
             if s <= 0:
                 s = 0
-        self._s, self._start, self._ones, self._n = s, start, ones, base + len(x)
-        return -1
+        return -1, (s, base + n, start, ones, tag)
+
+    def _commit(self, state: tuple[int, int, int, int, Any]) -> None:
+        self._s, self._n, self._start, self._ones, self._start_tag = state
+        self._detected = self._s >= self._h
+
+    def scan(self, x: np.ndarray, limit: int, tags: Sequence[Any] | None = None) -> int:
+        """Index of the first alarm in x[:limit], or -1; the state is unchanged."""
+        if self._detected:
+            raise RuntimeError("detector already fired; restart() it first")
+        j, state = self._run(x, limit, tags, stop=True)
+        self._scanned = (j + 1 if j >= 0 else limit, state)
+        return j
+
+    def advance(self, x: np.ndarray, n: int, tags: Sequence[Any] | None = None) -> None:
+        """Consume x[:n] (the state after the last scan when it covers exactly n)."""
+        if n <= 0:
+            return
+        scanned = self._scanned
+        self._scanned = None
+        if scanned is not None and scanned[0] == n:
+            self._commit(scanned[1])
+        else:
+            self._commit(self._run(x, n, tags, stop=False)[1])
+
+    def update_many(self, x: np.ndarray, tags: Sequence[Any] | None = None) -> int:
+        """Feed 0/1 items; return the index in ``x`` of the first alarm, or -1.
+
+        ``tags`` (optional, aligned with ``x``) label the items; see :attr:`onset_tag`.
+        Items after an alarm are not consumed: the caller re-baselines.
+        """
+        j = self.scan(x, len(x), tags)
+        self.advance(x, j + 1 if j >= 0 else len(x), tags)
+        return j
 
     def to_state(self) -> dict[str, Any]:
         return {

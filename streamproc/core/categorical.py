@@ -6,7 +6,7 @@
   approximation's rule), the statistic is divided by ``1 + m / n`` (the excess
   caused by estimating the reference from ``n`` events), turned into an
   approximately N(0, 1) score by the Wilson-Hilferty cube root, and fed to a
-  one-sided Page-Hinkley test calibrated like the numeric ones.
+  one-sided CUSUM calibrated like the numeric ones (:mod:`.detectors.shares`).
 * ``unseen_categories``: the rate of values absent from the reference, by a
   Bernoulli CUSUM whose in-control rate is the Good-Turing estimate of the unseen
   mass (the share of categories seen exactly once in the reference), bounded above.
@@ -23,11 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .bernoulli import BernoulliCusum, alternative_rate
-from .calibration import bernoulli_threshold, cusum_threshold, wilson_upper
-from .detection import Detection, apply_cooldown, severity_from_distance, severity_from_rate
-from .page_hinkley import PageHinkley
-from .rates import TagView
+from .detection import Detection, apply_cooldown
+from .detectors import DEFAULTS, build, detector_class
+from .detectors.base import Detector, FitContext, Flags, ShareBlocks, TagView, race
+from .detectors.base import detection as make_detection
 from .settings import MonitorSettings
 
 __all__ = ["CategoricalMonitor", "OTHER", "category_name"]
@@ -38,8 +37,6 @@ _MIN_EXPECTED = 5.0
 _MAX_BLOCK = 2000
 # Categories counted during a reference before new ones are only pooled: bounds memory.
 _REFERENCE_CATEGORY_CAP_FACTOR = 20
-# Allowance of the chi-square Page-Hinkley test, in standard deviations of the score.
-_ALLOWANCE = 0.5
 
 
 def category_name(value: Any) -> str:
@@ -73,7 +70,6 @@ class CategoricalMonitor:
     [('categorical', 30149, 'high')]
     """
 
-    n_detectors = 2
     kind = "categorical"
 
     def __init__(self, settings: MonitorSettings, signal: str, feature: str | None) -> None:
@@ -86,30 +82,32 @@ class CategoricalMonitor:
         self._ref: dict[str, Any] | None = None
         self._index: dict[str, int] = {}
         self._seen: set[str] = set()
-        self._block_codes: list[int] = []
-        self._block_first: list[float] = []  # [position, timestamp] of the block's first value
-        self._exc_counts: list[int] = []
-        self._ph: PageHinkley | None = None
-        self._unseen: BernoulliCusum | None = None
-        self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
+        self._carry: list[int] = []  # codes of the partial block
+        self._carry_tag: tuple[int, float] | None = None
+        self._shares: Detector | None = None
+        self._unseen: Detector | None = None
+        self._last_alert: dict[str, list[int]] = {}  # key -> [position, severity rank]
         self.n = 0
         self.detections = 0
 
+    @property
+    def detector_names(self) -> list[str]:
+        return list(DEFAULTS["categorical"])
+
+    @property
+    def n_detectors(self) -> int:
+        return len(self.detector_names)
+
     def calibrate(self, arl_events: float) -> None:
         self._arl = float(arl_events)
-        if self._ref is not None:
-            self._set_thresholds()
+        for det in self._detectors():
+            det.calibrate(self._arl)
 
-    def _set_thresholds(self) -> None:
-        ref = self._ref
-        assert ref is not None
-        m = ref["block"]
-        if self._ph is not None:
-            self._ph.threshold = cusum_threshold(
-                max(self._arl / m, 2.0), _ALLOWANCE, 1, ref["mean_se"], 0.0
-            )
-        if self._unseen is not None:
-            self._unseen.set_threshold(bernoulli_threshold(self._arl))
+    def _detectors(self) -> list[Detector]:
+        return [d for d in (self._shares, self._unseen) if d is not None]
+
+    def scores(self) -> dict[str, float]:
+        return {d.name: s for d in self._detectors() if (s := d.score) is not None}
 
     @property
     def learning(self) -> bool:
@@ -131,7 +129,7 @@ class CategoricalMonitor:
         i = 0
         while i < n:
             if self._ref is None:
-                i = self._collect_reference(values, pos, i)
+                i = self._collect_reference(values, i)
                 continue
             hit = self._monitor(values, pos, ts, i)
             if hit is None:
@@ -141,7 +139,7 @@ class CategoricalMonitor:
             i = j + 1
         return out
 
-    def _collect_reference(self, values: list[str], pos: np.ndarray, i: int) -> int:
+    def _collect_reference(self, values: list[str], i: int) -> int:
         take = min(self.settings.reference_size - self._ref_n, len(values) - i)
         counts = self._ref_counts
         cap = _REFERENCE_CATEGORY_CAP_FACTOR * self.settings.max_categories
@@ -180,7 +178,6 @@ class CategoricalMonitor:
             shares[-1] += pooled / n
         m = int(min(_MAX_BLOCK, max(16, math.ceil(_MIN_EXPECTED / min(shares)))))
         self._seen = {k for k in counts if k != OTHER}
-        unseen_p0 = wilson_upper(singletons, n)
         self._ref = {
             "n": n,
             "names": names,
@@ -189,19 +186,38 @@ class CategoricalMonitor:
             "mean_se": (m / n) / (1.0 + m / n),
             "unseen_rate": singletons / n,
         }
-        testable = len(names) >= 2
-        self._ph = (
-            PageHinkley(allowance=_ALLOWANCE, threshold=1.0, direction="up") if testable else None
-        )
+        ctx = FitContext(s, self._arl, {**self._ref, "singletons": singletons})
+        self._shares = next(iter(build(["categorical"], ctx)), None)
+        # A high-cardinality feature (more categories than counted) meets new ones all
+        # the time: they are pooled, not tested as unseen.
         high_cardinality = OTHER in counts
-        self._unseen = (
-            None
-            if high_cardinality or unseen_p0 >= 0.5
-            else BernoulliCusum(unseen_p0, alternative_rate(unseen_p0), 1.0)
-        )
+        self._unseen = None if high_cardinality else next(
+            iter(build(["unseen_categories"], ctx)), None)
         self._ref_counts = {}
-        self._block_codes, self._block_first, self._exc_counts = [], [], []
-        self._set_thresholds()
+        self._carry, self._carry_tag = [], None
+
+    def _share_blocks(self, codes: np.ndarray, tags: TagView) -> ShareBlocks:
+        ref = self._ref
+        assert ref is not None
+        m = ref["block"]
+        k = len(ref["names"])
+        carry = len(self._carry)
+        all_codes = np.concatenate([np.asarray(self._carry, dtype=np.int64), codes]) \
+            if carry else codes
+        nb = len(all_codes) // m
+        counts = np.bincount(
+            (np.arange(nb * m) // m) * k + all_codes[: nb * m], minlength=nb * k
+        ).reshape(nb, k)
+        expected = np.asarray(ref["shares"]) * m
+        df = k - 1
+        inflation = 1.0 + m / ref["n"]
+        chi2 = ((counts - expected) ** 2 / expected).sum(axis=1) / inflation
+        wh_mean = 1.0 - 2.0 / (9.0 * df)
+        wh_sd = math.sqrt(2.0 / (9.0 * df))
+        y = (np.power(chi2 / df, 1.0 / 3.0) - wh_mean) / wh_sd
+        starts = np.arange(nb) * m - carry
+        block_tags = [tags[int(j)] if j >= 0 else self._carry_tag for j in starts.tolist()]
+        return ShareBlocks(y, counts, block_tags, starts + (m - 1))  # type: ignore[arg-type]
 
     def _monitor(
         self, values: list[str], pos: np.ndarray, ts: np.ndarray, i: int
@@ -209,158 +225,93 @@ class CategoricalMonitor:
         ref = self._ref
         assert ref is not None
         seg = values[i:]
-        # As in NumericMonitor: the cheap rate test runs first and is replayed if the
-        # shares test detects earlier, so both consume exactly the same values.
-        r = -1
+        n = len(seg)
+        tags = TagView(pos, ts, i)
+        groups: list[tuple[list[Detector], Any]] = []
+        codes = None
+        if self._shares is not None:
+            index, other = self._index, len(ref["names"]) - 1
+            codes = np.fromiter((index.get(v, other) for v in seg), dtype=np.int64, count=n)
+            groups.append(([self._shares], self._share_blocks(codes, tags)))
         if self._unseen is not None:
-            before = self._unseen.to_state()
             seen = self._seen
-            unseen = np.fromiter((v not in seen for v in seg), dtype=bool, count=len(seg))
-            r = self._unseen.update_many(unseen, TagView(pos, ts, i))
-        limit = len(seg) if r < 0 else r + 1
-        block_hit = self._blocks(seg[:limit], pos, ts, i) if self._ph is not None else None
-        if block_hit is not None:
-            j, counts = block_hit
-            if r >= 0 and self._unseen is not None:
-                self._unseen = BernoulliCusum.from_state(before)
-                if self._unseen.update_many(unseen[: j + 1], TagView(pos, ts, i)) >= 0:
-                    self._unseen.restart()  # fired on the same value: one detection
-            return i + j, self._shares_detection(i + j, pos, ts, counts)
-        if r >= 0:
-            return i + r, self._unseen_detection(i + r, pos, ts, seg[: r + 1])
-        return None
+            flags = np.fromiter((v not in seen for v in seg), dtype=bool, count=n)
+            groups.append(([self._unseen], Flags(flags, tags)))
+        if not groups:
+            return None
+        hit = race(groups, n)
+        last = n - 1 if hit is None else hit[0]
+        if codes is not None:
+            self._keep_carry(codes, last, tags)
+        if hit is None:
+            return None
+        return i + last, self._detection(i + last, hit[1], pos, ts, seg[: last + 1])
 
-    def _blocks(
-        self, seg: list[str], pos: np.ndarray, ts: np.ndarray, i: int
-    ) -> tuple[int, np.ndarray] | None:
-        ref = self._ref
-        ph = self._ph
-        assert ref is not None and ph is not None
-        m = ref["block"]
-        k = len(ref["names"])
-        other = k - 1  # "(other)", or the rarest category's bucket that pools the rest
-        index = self._index
-        expected = np.asarray(ref["shares"]) * m
-        df = k - 1
-        inflation = 1.0 + m / ref["n"]
-        wh_mean = 1.0 - 2.0 / (9.0 * df)
-        wh_sd = math.sqrt(2.0 / (9.0 * df))
-        codes = self._block_codes
-        for j, v in enumerate(seg):
-            if not codes:
-                self._block_first = [int(pos[i + j]), float(ts[i + j])]
-            codes.append(index.get(v, other))
-            if len(codes) < m:
-                continue
-            counts = np.bincount(codes, minlength=k)
-            chi2 = float(((counts - expected) ** 2 / expected).sum()) / inflation
-            y = ((chi2 / df) ** (1.0 / 3.0) - wh_mean) / wh_sd
-            was_idle = ph.statistic == 0.0
-            ph.update(y, tuple(self._block_first))
-            self._block_codes = codes = []
-            if ph.statistic == 0.0:
-                self._exc_counts = []
-            elif was_idle or not self._exc_counts:
-                self._exc_counts = counts.tolist()
-            else:
-                self._exc_counts = [
-                    a + b for a, b in zip(self._exc_counts, counts.tolist(), strict=True)
-                ]
-            if ph.drift_detected:
-                return j, np.asarray(self._exc_counts)
-        return None
+    def _keep_carry(self, codes: np.ndarray, last: int, tags: TagView) -> None:
+        assert self._ref is not None
+        m = self._ref["block"]
+        carry = len(self._carry)
+        total = carry + last + 1  # values consumed, counting the old carry
+        done = total - total % m  # values in complete blocks
+        if done == 0 and carry:  # no block completed: the old carry grows
+            self._carry = self._carry + codes[: last + 1].tolist()
+            return
+        first = done - carry  # segment index of the new carry's first value
+        self._carry = codes[first : last + 1].tolist()
+        self._carry_tag = tags[first] if self._carry else None
 
     # -- detections ------------------------------------------------------------------------
-    def _finish(self, detection: Detection) -> Detection:
+    def _detection(self, j: int, fired: list[Detector], pos: np.ndarray, ts: np.ndarray,
+                   seen_values: list[str]) -> Detection:
+        ref = self._ref
+        assert ref is not None
+        primary = fired[0]
+        position = int(pos[j])
+        report = primary.report(position, ref)
+        if primary.name == "categorical":
+            stats: dict[str, Any] = {
+                "reference": {"n": ref["n"],
+                              "shares": dict(zip(ref["names"], ref["shares"], strict=True))},
+                "current": report.current, **report.extra,
+            }
+        else:
+            new = sorted({v for v in seen_values[-1000:] if v not in self._seen})[:10]
+            stats = {
+                "reference": {"n": ref["n"], "unseen_rate": ref["unseen_rate"],
+                              "design_rate": report.extra["design_rate"]},
+                "current": report.current,
+                "examples": new,
+            }
+        detection = make_detection(self.signal, self.feature, fired, position, float(ts[j]),
+                                   report, stats)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
         if detection.suppressed:  # same episode: keep the reference, restart the tests
-            if self._unseen is not None and self._unseen.drift_detected:
-                self._unseen.restart()
-            self._exc_counts = []
+            for det in fired:
+                det.restart()
             return detection
         self._ref = None
         self._ref_n = 0
         self._ref_counts = {}
-        self._ph = self._unseen = None
-        self._block_codes, self._block_first, self._exc_counts = [], [], []
+        self._shares = self._unseen = None
+        self._carry, self._carry_tag = [], None
         return detection
-
-    def _shares_detection(
-        self, j: int, pos: np.ndarray, ts: np.ndarray, counts: np.ndarray
-    ) -> Detection:
-        ref = self._ref
-        ph = self._ph
-        assert ref is not None and ph is not None
-        total = max(int(counts.sum()), 1)
-        current = (counts / total).tolist()
-        tvd = 0.5 * sum(abs(a - b) for a, b in zip(current, ref["shares"], strict=True))
-        onset_pos, onset_ts = ph.onset_tag
-        stats = {
-            "reference": {
-                "n": ref["n"], "shares": dict(zip(ref["names"], ref["shares"], strict=True))
-            },
-            "current": {"n": total, "shares": dict(zip(ref["names"], current, strict=True))},
-            "total_variation": tvd,
-            "block_size": ref["block"],
-        }
-        return self._finish(
-            Detection(
-                signal=self.signal,
-                feature=self.feature,
-                detector="categorical",
-                position=int(pos[j]),
-                timestamp=float(ts[j]),
-                onset_position=int(onset_pos),
-                onset_timestamp=float(onset_ts),
-                direction="changed",
-                severity=severity_from_distance(tvd),
-                statistics=stats,
-            )
-        )
-
-    def _unseen_detection(
-        self, j: int, pos: np.ndarray, ts: np.ndarray, seen_values: list[str]
-    ) -> Detection:
-        ref = self._ref
-        det = self._unseen
-        assert ref is not None and det is not None
-        onset_pos, onset_ts = det.onset_tag
-        new = sorted({v for v in seen_values[-1000:] if v not in self._seen})[:10]
-        stats = {
-            "reference": {"n": ref["n"], "unseen_rate": ref["unseen_rate"], "design_rate": det.p0},
-            "current": {"unseen_rate": det.current_rate, "n": int(pos[j]) - onset_pos + 1},
-            "examples": new,
-        }
-        return self._finish(
-            Detection(
-                signal=self.signal,
-                feature=self.feature,
-                detector="unseen_categories",
-                position=int(pos[j]),
-                timestamp=float(ts[j]),
-                onset_position=int(onset_pos),
-                onset_timestamp=float(onset_ts),
-                direction="up",
-                severity=severity_from_rate(ref["unseen_rate"], det.current_rate),
-                statistics=stats,
-            )
-        )
 
     # -- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref_counts": self._ref_counts,
+            "ref_counts": dict(self._ref_counts),
             "ref_n": self._ref_n,
-            "ref": self._ref,
+            "ref": None if self._ref is None else dict(self._ref),
             "seen": sorted(self._seen),
-            "index": self._index,
-            "block": [self._block_codes, self._block_first, self._exc_counts],
-            "ph": None if self._ph is None else self._ph.to_state(),
+            "index": dict(self._index),
+            "carry": [list(self._carry),
+                      None if self._carry_tag is None else list(self._carry_tag)],
+            "shares": None if self._shares is None else self._shares.to_state(),
             "unseen": None if self._unseen is None else self._unseen.to_state(),
-            "last_alert": dict(self._last_alert),
+            "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.detections],
         }
 
@@ -371,12 +322,12 @@ class CategoricalMonitor:
         self._ref = None if state["ref"] is None else dict(state["ref"])
         self._index = {str(k): int(v) for k, v in state["index"].items()}
         self._seen = {str(v) for v in state["seen"]}
-        codes, first, exc = state["block"]
-        self._block_codes = [int(v) for v in codes]
-        self._block_first = list(first)
-        self._exc_counts = [int(v) for v in exc]
-        self._ph = None if state["ph"] is None else PageHinkley.from_state(state["ph"])
-        unseen = state["unseen"]
-        self._unseen = None if unseen is None else BernoulliCusum.from_state(unseen)
+        codes, tag = state["carry"]
+        self._carry = [int(v) for v in codes]
+        self._carry_tag = None if tag is None else (int(tag[0]), float(tag[1]))
+        shares, unseen = state["shares"], state["unseen"]
+        self._shares = None if shares is None else detector_class("categorical").from_state(shares)
+        self._unseen = (None if unseen is None
+                        else detector_class("unseen_categories").from_state(unseen))
         self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
         self.n, self.detections = (int(v) for v in state["i"])

@@ -93,6 +93,21 @@ class FeatureMonitor:
     def current_mean(self) -> float | None:
         return self.values.current_mean if isinstance(self.values, NumericMonitor) else None
 
+    @property
+    def detector_names(self) -> list[str]:
+        names = list(self.values.detector_names)
+        if self.quality:
+            names += [self.missing.detector, self.type_mismatch.detector]
+        return names
+
+    def scores(self) -> dict[str, float]:
+        """Detector name -> statistic / threshold (1.0 alarms), where a detector says."""
+        out = dict(self.values.scores())
+        if self.quality:
+            out.update(self.missing.scores())
+            out.update(self.type_mismatch.scores())
+        return out
+
     def update(self, column: list[Any], pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
         """Feed one value per event (``None`` when missing); return detections."""
         n = len(column)

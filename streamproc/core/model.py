@@ -74,7 +74,7 @@ class ModelMonitor:
     >>> feats += [{"age": float(a), "plan": "pro"} for a in rng.normal(46, 5, 500)]
     >>> dets = mm.observe_features(feats, np.arange(2500.0), np.arange(2500))
     >>> [(d.feature, d.detector, d.position) for d in dets]
-    [('age', 'page_hinkley', 2087)]
+    [('age', 'cusum', 2087)]
     >>> mm.n_detectors
     10
     """

@@ -1,4 +1,10 @@
-"""Monitor of a 0/1 stream: error rate, null rate, type changes, unseen categories."""
+"""Monitor of a 0/1 stream: error rate, null rate, type changes.
+
+It learns a reference rate, then runs its rate detector (a registered Bernoulli
+CUSUM named after what the flag means, see :mod:`.detectors.rates`) and, for a
+classifier's errors, any configured River binary detector (``drift.binary.DDM``,
+...), all on the same flags; the earliest alarm wins.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,19 @@ from typing import Any
 
 import numpy as np
 
-from .bernoulli import BernoulliCusum
-from .calibration import bernoulli_design
-from .detection import Detection, apply_cooldown, severity_from_rate
+from .calibration import wilson_upper
+from .detection import Detection, apply_cooldown
+from .detectors import REGISTRY, build, detector_class
+from .detectors.base import Detector, FitContext, Flags, TagView, race
+from .detectors.base import detection as make_detection
 from .settings import MonitorSettings
 
 __all__ = ["RateMonitor", "TagView"]
 
-# A design rate this high leaves no room for a rise worth alerting on.
-_MAX_DESIGN_RATE = 0.95
 # A reference rate is learnt from at least this many of the rarer outcome (e.g. 200
 # errors), which puts its relative error near 7%, within this many reference windows.
 _RATE_MIN_COUNT = 200
 _RATE_MAX_FACTOR = 10
-
-
-class TagView:
-    """Lazy ``(position, timestamp)`` tags over two aligned arrays, from ``start`` on."""
-
-    __slots__ = ("_pos", "_ts", "_start")
-
-    def __init__(self, pos: np.ndarray, ts: np.ndarray, start: int = 0) -> None:
-        self._pos, self._ts, self._start = pos, ts, start
-
-    def __getitem__(self, j: int) -> tuple[int, float]:
-        k = self._start + j
-        return int(self._pos[k]), float(self._ts[k])
 
 
 class RateMonitor:
@@ -42,7 +35,7 @@ class RateMonitor:
     settings
         Reference size, budget and cooldown.
     signal, feature, detector
-        Names reported with a detection.
+        Names reported with a detection; ``detector`` is a registered rate detector.
 
     The design (rate, alternative, threshold) comes from
     :func:`~streamproc.core.calibration.bernoulli_design`.
@@ -58,8 +51,6 @@ class RateMonitor:
     [('error_rate', 20175, 20018, 'high')]
     """
 
-    n_detectors = 1
-
     def __init__(
         self,
         settings: MonitorSettings,
@@ -67,6 +58,8 @@ class RateMonitor:
         feature: str | None,
         detector: str,
     ) -> None:
+        if detector not in REGISTRY or REGISTRY[detector].input != "flags":
+            raise ValueError(f"{detector!r} is not a registered rate detector")
         self.settings = settings
         self.signal = signal
         self.feature = feature
@@ -76,19 +69,35 @@ class RateMonitor:
         self._ref_ones = 0
         self._ref_start = 0
         self._p_ref: float | None = None
-        self._det: BernoulliCusum | None = None
+        self._dets: list[Detector] = []
         self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
         self.ones = 0
         self.detections = 0
 
     # -- configuration -----------------------------------------------------------------
+    def _river_specs(self) -> list[Any]:
+        if self.detector != "error_rate":
+            return []
+        return [spec for spec in self.settings.river_detectors
+                if spec.binary and spec.applies_to(self.signal, self.feature)]
+
+    @property
+    def detector_names(self) -> list[str]:
+        return [self.detector, *(spec.name for spec in self._river_specs())]
+
+    @property
+    def n_detectors(self) -> int:
+        return len(self.detector_names)
+
     def calibrate(self, arl_events: float) -> None:
-        """Set the events between false alarms this detector may use."""
+        """Set the events between false alarms each detector may use."""
         self._arl = float(arl_events)
-        if self._det is not None and self._p_ref is not None:
-            _, _, h = bernoulli_design(self._ref_ones, self._ref_n, self._arl)
-            self._det.set_threshold(h)
+        for det in self._dets:
+            det.calibrate(self._arl)
+
+    def scores(self) -> dict[str, float]:
+        return {d.name: s for d in self._dets if (s := d.score) is not None}
 
     @property
     def learning(self) -> bool:
@@ -113,7 +122,7 @@ class RateMonitor:
         i = 0
         n_ref = self.settings.reference_size
         while i < total:
-            if self._det is None:
+            if not self._dets:
                 if self._p_ref is not None:  # in-control rate too high to test for a rise
                     break
                 # Checked only at multiples of reference_size, so the end of the
@@ -128,11 +137,11 @@ class RateMonitor:
                 if self._ref_n == checkpoint and self._reference_is_enough():
                     self._finish_reference()
                 continue
-            hit = self._det.update_many(x[i:], TagView(pos, ts, i))
-            if hit < 0:
+            hit = race([(self._dets, Flags(x[i:], TagView(pos, ts, i)))], total - i)
+            if hit is None:
                 break
-            j = i + hit
-            out.append(self._detection(int(pos[j]), float(ts[j])))
+            j = i + hit[0]
+            out.append(self._detection(hit[1], int(pos[j]), float(ts[j])))
             i = j + 1
         return out
 
@@ -146,41 +155,39 @@ class RateMonitor:
 
     def _finish_reference(self) -> None:
         self._p_ref = self._ref_ones / self._ref_n
-        p0, p1, h = bernoulli_design(self._ref_ones, self._ref_n, self._arl)
-        if p0 < _MAX_DESIGN_RATE:
-            self._det = BernoulliCusum(p0, p1, h)
+        # River binary detectors replay the reference's errors; a reference without
+        # both outcomes replays its upper-bound design rate instead.
+        p = (self._p_ref if 0 < self._ref_ones < self._ref_n
+             else wilson_upper(self._ref_ones, self._ref_n))
+        sample = _bernoulli_sample(p)
+        ctx = FitContext(self.settings, self._arl,
+                         {"ones": self._ref_ones, "n": self._ref_n}, sample=sample)
+        dets = build([self.detector], ctx)
+        if not dets:  # in-control rate too high to test for a rise
+            return
+        self._dets = dets + build([], ctx, self._river_specs())
 
-    def _detection(self, position: int, timestamp: float) -> Detection:
-        det = self._det
-        assert det is not None and self._p_ref is not None
-        onset_pos, onset_ts = det.onset_tag
+    def _detection(self, fired: list[Detector], position: int, timestamp: float) -> Detection:
+        assert self._p_ref is not None
+        primary = fired[0]
+        reference = {"rate": self._p_ref, "n": self._ref_n,
+                     "start_position": self._ref_start}
+        report = primary.report(position, reference)
         self.detections += 1
-        current = det.current_rate
-        stats = {
-            "reference": {"rate": self._p_ref, "n": self._ref_n, "design_rate": det.p0,
-                          "start_position": self._ref_start},
-            "current": {"rate": current, "n": position - onset_pos + 1},
-            "tuned_for_rate": det.p1,
-            "threshold": det.threshold,
+        stats: dict[str, Any] = {
+            "reference": {**reference, "design_rate": report.extra.get("design_rate")},
+            "current": report.current,
+            **{k: v for k, v in report.extra.items() if k != "design_rate"},
         }
-        detection = Detection(
-            signal=self.signal,
-            feature=self.feature,
-            detector=self.detector,
-            position=position,
-            timestamp=timestamp,
-            onset_position=int(onset_pos),
-            onset_timestamp=float(onset_ts),
-            direction="up",
-            severity=severity_from_rate(self._p_ref, current),
-            statistics=stats,
-        )
+        detection = make_detection(self.signal, self.feature, fired, position, timestamp,
+                                   report, stats)
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
-        if detection.suppressed:  # same episode: keep the reference, restart the test
-            det.restart()
+        if detection.suppressed:  # same episode: keep the reference, restart the tests
+            for det in fired:
+                det.restart()
             return detection
         # Re-baseline: learn the new rate from the next reference window.
-        self._det = None
+        self._dets = []
         self._p_ref = None
         self._ref_n = self._ref_ones = 0
         return detection
@@ -191,8 +198,8 @@ class RateMonitor:
             "arl": self._arl,
             "ref": [self._ref_n, self._ref_ones, self._ref_start],
             "p_ref": self._p_ref,
-            "det": None if self._det is None else self._det.to_state(),
-            "last_alert": dict(self._last_alert),
+            "detectors": [[d.name, d.to_state()] for d in self._dets],
+            "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.ones, self.detections],
         }
 
@@ -201,7 +208,16 @@ class RateMonitor:
         self._ref_n, self._ref_ones, self._ref_start = (int(v) for v in state["ref"])
         p_ref = state["p_ref"]
         self._p_ref = None if p_ref is None else float(p_ref)
-        det = state["det"]
-        self._det = None if det is None else BernoulliCusum.from_state(det)
+        self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
         self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
         self.n, self.ones, self.detections = (int(v) for v in state["i"])
+
+
+# Bootstrap source for calibrating River binary detectors: resampling the reference's
+# 0/1 errors with replacement is drawing Bernoulli(p) with p the reference rate.
+_SAMPLE = 1000
+
+
+def _bernoulli_sample(p: float) -> np.ndarray:
+    ones = int(round(p * _SAMPLE))
+    return np.concatenate([np.ones(ones), np.zeros(_SAMPLE - ones)])

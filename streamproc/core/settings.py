@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .calibration import FalseAlarmBudget
 
@@ -39,6 +40,9 @@ class MonitorSettings:
         pooled (bounded memory and alert size).
     min_category_share
         Categories below this reference share are pooled into "(other)".
+    river_detectors
+        River detectors added to the monitors they apply to
+        (:class:`~streamproc.core.detectors.river.RiverSpec`).
     """
 
     reference_size: int = 2000
@@ -50,6 +54,7 @@ class MonitorSettings:
     cooldown_events: int = 5000
     max_categories: int = 50
     min_category_share: float = 0.01
+    river_detectors: tuple[Any, ...] = ()
 
     def __post_init__(self) -> None:
         if self.reference_size < 4 * self.block_size:

@@ -47,6 +47,11 @@ KIND_ORDER = ("features", "predictions", "labels")
 POLL_TIMEOUT_SECONDS = 0.25
 VIEW_INTERVAL_SECONDS = 1.0
 RESTORE_RETRY_SECONDS = 10.0
+# A partition the core fails on this many times within the window is paused (reason
+# on /readyz) instead of dead-lettering its stream batch after batch: the failure is
+# a bug that replaying will not fix.
+MAX_REWINDS = 3
+REWIND_WINDOW_SECONDS = 600.0
 
 
 class Worker:
@@ -73,6 +78,7 @@ class Worker:
         self._last_checkpoint = time.monotonic()
         self._last_view = 0.0
         self.processor: BatchProcessor | None = None
+        self._rewinds: dict[int, list[float]] = {}
         self._transient: set[int] = set()
         self._last_retry = time.monotonic()
         self.partition_count = 0
@@ -243,6 +249,7 @@ class Worker:
 
     def _drop(self, numbers: set[int]) -> None:
         for p in numbers:
+            self._rewinds.pop(p, None)
             if self.processor is not None:
                 self.processor.forget(p)
             if self._checkpoints is not None:
@@ -299,6 +306,12 @@ class Worker:
         assert self._checkpoints is not None and self._consumer is not None
         p = rewind.partition
         self.metrics.rewinds.inc()
+        now = time.monotonic()
+        recent = [t for t in self._rewinds.get(p, []) if now - t < REWIND_WINDOW_SECONDS]
+        self._rewinds[p] = recent + [now]
+        if len(self._rewinds[p]) >= MAX_REWINDS:
+            self._pause_failing(p, rewind)
+            return
         unit = self._checkpoints.rewind(p)
         self.units[p] = unit
         self.dirty.add(p)  # the dead-lettered batch moves the absorbed offsets
@@ -320,6 +333,21 @@ class Worker:
 
     def _delivery_failed(self, topic: str, error: str) -> None:
         self.metrics.delivery_failures.labels(topic, error).inc()
+
+    def _pause_failing(self, p: int, rewind: Rewind) -> None:
+        """Stop consuming a partition the core keeps failing on (until a restart)."""
+        assert self._consumer is not None
+        self.units.pop(p, None)
+        self.dirty.discard(p)
+        self.failed[p] = (
+            f"the detection core failed on {MAX_REWINDS} batches within "
+            f"{REWIND_WINDOW_SECONDS:.0f}s ({rewind.error}); the partition is paused at its "
+            "last snapshot: see the worker log, fix, and restart the worker"
+        )
+        self._consumer.pause([TopicPartition(topic, p) for topic in self.topics.values()])
+        self.metrics.partitions.set(len(self.units))
+        self._update_readiness()
+        _log.error("partition %d paused: %s", p, self.failed[p])
 
     # -- checkpoints ---------------------------------------------------------------------------
     def checkpoint(self, partitions: set[int] | None = None) -> bool:

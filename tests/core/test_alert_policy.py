@@ -21,7 +21,7 @@ def test_abrupt_shift_alerts_once_then_relearns() -> None:
     x = np.concatenate([rng.normal(0, 1, 20_000), rng.normal(2, 1, 40_000)])
     mon, hits = _run(MonitorSettings(), x)
     assert [(d.detector, d.position, d.suppressed) for d in hits] == [
-        ("page_hinkley", 20_031, False)]
+        ("cusum", 20_031, False)]
     ref = mon.reference
     assert ref is not None and ref["start_position"] == 20_032 and abs(ref["mean"] - 2) < 0.1
 

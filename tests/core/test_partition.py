@@ -84,7 +84,7 @@ def test_alerts_follow_the_drift_alert_schema() -> None:
                                detected_at=1.7e9).alerts
     check = jsonschema_rs.validator_for(schema("alert"), validate_formats=True)
     assert {(a["model_id"], a["signal"], a["feature"], a["detector"]) for a in alerts} == {
-        ("churn", "feature", "a", "page_hinkley"), ("fraud", "performance", None, "error_rate")}
+        ("churn", "feature", "a", "cusum"), ("fraud", "performance", None, "error_rate")}
     for a in alerts:
         check.validate(a)
 
