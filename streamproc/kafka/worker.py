@@ -36,6 +36,7 @@ from ..metrics import WorkerMetrics, scrape_view
 from ..processing import BatchProcessor, MessageBatch, Rewind
 from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
 from .common import base_config, check_reachable
+from .lag import ConsumerLag
 from .outputs import Outputs
 from .topics import ensure_topics
 
@@ -70,6 +71,7 @@ class Worker:
         self._consumer: Consumer | None = None
         self._outputs: Outputs | None = None
         self._checkpoints: Checkpoints | None = None
+        self._lag: ConsumerLag | None = None
         self._last_checkpoint = time.monotonic()
         self._last_view = 0.0
         self.processor: BatchProcessor | None = None
@@ -89,6 +91,7 @@ class Worker:
         self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,
                                         s.dead_letter_topic)
         self._checkpoints = Checkpoints(s, self.config, self._outputs, self.metrics)
+        self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag)
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
             {
@@ -139,6 +142,7 @@ class Worker:
                     self.checkpoint()
                 if now - self._last_view >= VIEW_INTERVAL_SECONDS:
                     self.publish_view()
+                    self._refresh_lag()
                 if self._transient and now - self._last_retry >= RESTORE_RETRY_SECONDS:
                     self._retry_failed()
         finally:
@@ -338,6 +342,11 @@ class Worker:
         """Swap in what the next scrape shows (the scrape runs on another thread)."""
         self._last_view = time.monotonic()
         self.metrics.view = scrape_view(self.units, self.failed)
+
+    def _refresh_lag(self) -> None:
+        """Consumer lag per input partition (paused ones excluded: their watermark is frozen)."""
+        if self._lag is not None and self._consumer is not None:
+            self._lag.refresh(self._consumer, exclude=self.failed)
 
     def snapshot_states(self) -> dict[int, dict[str, Any]]:
         """Current state of every owned partition (for tests and diagnostics)."""
