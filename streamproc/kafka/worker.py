@@ -13,6 +13,7 @@ numbers of every input topic to the same worker (co-partitioning).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -34,11 +35,13 @@ from ..errors import BrokerError
 from ..http import Health, HttpEndpoint
 from ..metrics import WorkerMetrics, scrape_view
 from ..processing import BatchProcessor, MessageBatch, Rewind
+from ..webhooks.settings import resolve as resolve_webhooks
 from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
 from .common import base_config, check_reachable
 from .lag import ConsumerLag
 from .outputs import Outputs
 from .topics import ensure_topics
+from .webhook_relay import WebhookRelays
 
 __all__ = ["Worker"]
 
@@ -72,6 +75,7 @@ class Worker:
         self._outputs: Outputs | None = None
         self._checkpoints: Checkpoints | None = None
         self._lag: ConsumerLag | None = None
+        self._relays: WebhookRelays | None = None
         self._last_checkpoint = time.monotonic()
         self._last_view = 0.0
         self.processor: BatchProcessor | None = None
@@ -83,6 +87,7 @@ class Worker:
     def start(self) -> None:
         """Check the broker, create topics, start the HTTP endpoint and join the group."""
         s = self.settings
+        hooks = resolve_webhooks(s.alert_webhooks, os.environ)  # a missing secret stops here
         self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health)
         self.http.start()
         client = check_reachable(s.broker, s.broker_timeout_seconds)
@@ -112,6 +117,9 @@ class Worker:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        if hooks:
+            self._relays = WebhookRelays(s, hooks, self.registry)
+            self._relays.start()
         _log.info(
             "worker joined group %s on %s (%d partitions per input topic); metrics at %s",
             s.group_id, s.broker, self.partition_count, self.http.url,
@@ -150,6 +158,8 @@ class Worker:
 
     def close(self) -> None:
         """Final checkpoint, leave the group, stop serving. Bounded in time."""
+        if self._relays is not None:
+            self._relays.stop()  # they finish their attempt in flight meanwhile
         if self._consumer is not None:
             try:
                 self.checkpoint()
@@ -166,6 +176,9 @@ class Worker:
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
+        if self._relays is not None:
+            self._relays.join()
+            self._relays = None
         self.publish_view()
         if self.http is not None:
             self.http.stop()
