@@ -92,26 +92,44 @@ class WebhookRelay(threading.Thread):
 
     # -- rebalancing -----------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        try:
+            start, new = self._start_offsets(consumer, partitions)
+        except KafkaException as exc:
+            # Without a start position, librdkafka's own applies: the committed offset, or
+            # the topic's start (alerts sent again, never lost).
+            _log.warning("webhook %s: cannot read committed offsets (%s); resuming from the "
+                         "group's committed offsets or the topic's start", self.hook.name, exc)
+            start, new = partitions, []
+        consumer.assign(start)
+        if new:
+            try:
+                consumer.commit(offsets=new, asynchronous=False)
+            except KafkaException as exc:
+                _log.warning("webhook %s: start position not committed (%s)", self.hook.name,
+                             exc)
+        self._committed = {(tp.topic, tp.partition): tp.offset for tp in start}
+        self._paused = False
+        _log.info("webhook %s: delivering alerts of partitions %s", self.hook.name,
+                  sorted(tp.partition for tp in start))
+
+    def _start_offsets(
+        self, consumer: Consumer, partitions: list[TopicPartition],
+    ) -> tuple[list[TopicPartition], list[TopicPartition]]:
+        """Committed offsets; where there are none, the first alert since the relay started."""
         committed = consumer.committed(partitions, timeout=BROKER_TIMEOUT_SECONDS)
         new = [tp for tp in committed if tp.offset < 0]
         if new:
             wanted = [TopicPartition(tp.topic, tp.partition, self._started_ms) for tp in new]
-            for tp, found in zip(new, consumer.offsets_for_times(
-                    wanted, timeout=BROKER_TIMEOUT_SECONDS), strict=True):
-                if found.offset >= 0:
-                    tp.offset = found.offset
+            found = consumer.offsets_for_times(wanted, timeout=BROKER_TIMEOUT_SECONDS)
+            for tp, at in zip(new, found, strict=True):
+                if at.offset >= 0:
+                    tp.offset = at.offset
                 else:  # nothing published since the start: begin at the end
                     tp.offset = consumer.get_watermark_offsets(
                         TopicPartition(tp.topic, tp.partition), timeout=BROKER_TIMEOUT_SECONDS
                     )[1]
                 self._fresh.add(tp.partition)
-        consumer.assign(committed)
-        if new:
-            consumer.commit(offsets=new, asynchronous=False)
-        self._committed = {(tp.topic, tp.partition): tp.offset for tp in committed}
-        self._paused = False
-        _log.info("webhook %s: delivering alerts of partitions %s", self.hook.name,
-                  sorted(tp.partition for tp in committed))
+        return committed, new
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gone = {tp.partition for tp in partitions}
@@ -129,19 +147,25 @@ class WebhookRelay(threading.Thread):
         last_metrics = 0.0
         try:
             while not self._stopping.is_set():
-                wait = POLL_SECONDS
-                if self._pending:
-                    wait = min(max(self._next_attempt - time.monotonic(), 0.0), POLL_SECONDS)
-                self._take(self._consumer.consume(100, wait))
-                if self._pending and time.monotonic() >= self._next_attempt:
-                    self._attempt(self._pending[0])
+                try:
+                    self._step()
+                except KafkaException as exc:  # the broker; librdkafka reconnects by itself
+                    _log.warning("webhook %s: %s; retrying", self.hook.name, exc)
+                    self._stopping.wait(1.0)
                 if time.monotonic() - last_metrics >= METRICS_INTERVAL_SECONDS:
                     last_metrics = time.monotonic()
                     self._publish_metrics()
-        except KafkaException as exc:
-            _log.error("webhook %s: relay stopped by a Kafka error: %s", self.hook.name, exc)
         finally:
             self._consumer.close()  # commits the stored offsets and leaves the group
+
+    def _step(self) -> None:
+        """Take what arrived; attempt the head alert when its wait is over."""
+        wait = POLL_SECONDS
+        if self._pending:
+            wait = min(max(self._next_attempt - time.monotonic(), 0.0), POLL_SECONDS)
+        self._take(self._consumer.consume(100, wait))
+        if self._pending and time.monotonic() >= self._next_attempt:
+            self._attempt(self._pending[0])
 
     def _take(self, messages: list[Message]) -> None:
         for m in messages:
