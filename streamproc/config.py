@@ -20,6 +20,7 @@ from .core.calibration import FalseAlarmBudget
 from .core.detectors.river import RiverSpec
 from .core.settings import DetectionConfig, MonitorSettings
 from .errors import ConfigError
+from .webhooks.settings import WebhookList
 
 __all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
 
@@ -163,6 +164,10 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    alert_webhooks: WebhookList = Field(
+        default_factory=list,
+        description="URLs each alert is POSTed to as a CloudEvent (streamproc.webhooks).",
+    )
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     models: dict[str, ModelOverride] = Field(default_factory=dict)
 

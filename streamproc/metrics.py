@@ -181,6 +181,12 @@ class WorkerMetrics:
             "Event timestamp of the latest valid event of a model",
             ["model_id", "topic"], registry=registry,
         )
+        self.consumer_lag = Gauge(
+            "streamproc_consumer_lag_messages",
+            "Messages of an assigned input partition not yet read: high watermark minus the "
+            "consumer's position (paused partitions are not reported)",
+            ["topic", "partition"], registry=registry,
+        )
         registry.register(_MonitorCollector(self))
 
 

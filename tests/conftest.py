@@ -73,7 +73,12 @@ def worker_env(settings: Settings) -> dict[str, str]:
     """The STREAMPROC_* environment that reproduces ``settings`` in a subprocess."""
     env = dict(os.environ)
     for key, value in settings.model_dump(exclude={"detection", "models", "state_key"}).items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
+        if isinstance(value, bool):
+            text = str(value).lower()
+        elif isinstance(value, (list, dict)):
+            text = orjson.dumps(value).decode()  # complex settings are JSON in the environment
+        else:
+            text = str(value)
         env[f"STREAMPROC_{key.upper()}"] = text
     for key, value in settings.detection.model_dump().items():
         env[f"STREAMPROC_DETECTION__{key.upper()}"] = str(value)

@@ -13,6 +13,7 @@ numbers of every input topic to the same worker (co-partitioning).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -34,10 +35,13 @@ from ..errors import BrokerError
 from ..http import Health, HttpEndpoint
 from ..metrics import WorkerMetrics, scrape_view
 from ..processing import BatchProcessor, MessageBatch, Rewind
+from ..webhooks.settings import resolve as resolve_webhooks
 from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
 from .common import base_config, check_reachable
+from .lag import ConsumerLag
 from .outputs import Outputs
 from .topics import ensure_topics
+from .webhook_relay import WebhookRelays
 
 __all__ = ["Worker"]
 
@@ -75,6 +79,8 @@ class Worker:
         self._consumer: Consumer | None = None
         self._outputs: Outputs | None = None
         self._checkpoints: Checkpoints | None = None
+        self._lag: ConsumerLag | None = None
+        self._relays: WebhookRelays | None = None
         self._last_checkpoint = time.monotonic()
         self._last_view = 0.0
         self.processor: BatchProcessor | None = None
@@ -87,6 +93,7 @@ class Worker:
     def start(self) -> None:
         """Check the broker, create topics, start the HTTP endpoint and join the group."""
         s = self.settings
+        hooks = resolve_webhooks(s.alert_webhooks, os.environ)  # a missing secret stops here
         self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health)
         self.http.start()
         client = check_reachable(s.broker, s.broker_timeout_seconds)
@@ -95,6 +102,7 @@ class Worker:
         self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,
                                         s.dead_letter_topic)
         self._checkpoints = Checkpoints(s, self.config, self._outputs, self.metrics)
+        self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag)
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
             {
@@ -115,6 +123,9 @@ class Worker:
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        if hooks:
+            self._relays = WebhookRelays(s, hooks, self.registry)
+            self._relays.start()
         _log.info(
             "worker joined group %s on %s (%d partitions per input topic); metrics at %s",
             s.group_id, s.broker, self.partition_count, self.http.url,
@@ -145,6 +156,7 @@ class Worker:
                     self.checkpoint()
                 if now - self._last_view >= VIEW_INTERVAL_SECONDS:
                     self.publish_view()
+                    self._refresh_lag()
                 if self._transient and now - self._last_retry >= RESTORE_RETRY_SECONDS:
                     self._retry_failed()
         finally:
@@ -152,6 +164,8 @@ class Worker:
 
     def close(self) -> None:
         """Final checkpoint, leave the group, stop serving. Bounded in time."""
+        if self._relays is not None:
+            self._relays.stop()  # they finish their attempt in flight meanwhile
         if self._consumer is not None:
             try:
                 self.checkpoint()
@@ -168,6 +182,9 @@ class Worker:
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
+        if self._relays is not None:
+            self._relays.join()
+            self._relays = None
         self.publish_view()
         if self.http is not None:
             self.http.stop()
@@ -366,6 +383,11 @@ class Worker:
         """Swap in what the next scrape shows (the scrape runs on another thread)."""
         self._last_view = time.monotonic()
         self.metrics.view = scrape_view(self.units, self.failed)
+
+    def _refresh_lag(self) -> None:
+        """Consumer lag per input partition (paused ones excluded: their watermark is frozen)."""
+        if self._lag is not None and self._consumer is not None:
+            self._lag.refresh(self._consumer, exclude=self.failed)
 
     def snapshot_states(self) -> dict[int, dict[str, Any]]:
         """Current state of every owned partition (for tests and diagnostics)."""
