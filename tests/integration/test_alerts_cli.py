@@ -28,7 +28,7 @@ def _alert(model: str, n: int, minutes_ago: float) -> dict:
         alert_id=f"{n:032x}", model_id=model, model_version="7",
         detected_at=f"2026-11-27T07:{n:02d}:00.000Z",
         summary=f"{model} 7: feature 'avg_session_minutes' mean shifted up by 0.{n}0 sd; "
-                f"onset at event 1{n}, detected at event 2{n} by page_hinkley [high]",
+                f"onset at event 1{n}, detected at event 2{n} by cusum [high]",
     ) | {"_minutes_ago": minutes_ago}
 
 
@@ -44,7 +44,7 @@ def _publish(bootstrap: str, topic: str, alerts: list[dict]) -> None:
 
 def _line(n: int, model: str) -> str:
     return (f"2026-11-27T07:{n:02d}:00.000Z  {model} 7  feature/avg_session_minutes  "
-            f"page_hinkley  high  mean shifted up by 0.{n}0 sd; onset at event 1{n}, "
+            f"cusum  high  mean shifted up by 0.{n}0 sd; onset at event 1{n}, "
             f"detected at event 2{n}")
 
 
