@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from .dependence import MAX_EXTENSION, overdispersed
 from .detection import Detection, apply_cooldown
 from .detectors import DEFAULTS, build, detector_class
 from .detectors.base import Detector, FitContext, Flags, ShareBlocks, TagView, race
@@ -37,6 +38,12 @@ _MIN_EXPECTED = 5.0
 _MAX_BLOCK = 2000
 # Categories counted during a reference before new ones are only pooled: bounds memory.
 _REFERENCE_CATEGORY_CAP_FACTOR = 20
+# EWMA weights tried for predicting a dependent stream's shares (0: the reference's).
+_ALPHAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+# The reference's dispersion is measured on blocks of this many values: their
+# chi-square distances from the reference shares average the degrees of freedom on an
+# independent stream, more on a sticky or cycling one (see _dispersion).
+_DISPERSION_BLOCK = 100
 
 
 def category_name(value: Any) -> str:
@@ -79,10 +86,15 @@ class CategoricalMonitor:
         self._arl = float(settings.budget.events)
         self._ref_counts: dict[str, int] = {}
         self._ref_n = 0
+        self._ref_target = 0  # events the reference spans (0: one window, not yet decided)
+        self._ref_blocks: list[dict[str, int]] = []  # counts per dispersion block
+        self._vif = 1.0
         self._ref: dict[str, Any] | None = None
         self._index: dict[str, int] = {}
         self._seen: set[str] = set()
         self._carry: list[int] = []  # codes of the partial block
+        self._pred: list[float] | None = None  # predicted shares (a dependent stream's)
+        self._predicted: list[np.ndarray] = []
         self._carry_tag: tuple[int, float] | None = None
         self._shares: Detector | None = None
         self._unseen: Detector | None = None
@@ -140,20 +152,68 @@ class CategoricalMonitor:
         return out
 
     def _collect_reference(self, values: list[str], i: int) -> int:
-        take = min(self.settings.reference_size - self._ref_n, len(values) - i)
+        size = self.settings.reference_size
+        goal = self._ref_target or size
+        take = min(goal - self._ref_n, len(values) - i)
         counts = self._ref_counts
         cap = _REFERENCE_CATEGORY_CAP_FACTOR * self.settings.max_categories
+        at = self._ref_n
         for v in values[i : i + take]:
-            if v in counts:
-                counts[v] += 1
-            elif len(counts) < cap:
-                counts[v] = 1
-            else:
-                counts[OTHER] = counts.get(OTHER, 0) + 1
-        self._ref_n += take
-        if self._ref_n == self.settings.reference_size:
-            self._finish_reference()
+            if at % _DISPERSION_BLOCK == 0:
+                self._ref_blocks.append({})
+            block = self._ref_blocks[-1]
+            if v not in counts and len(counts) >= cap:
+                v = OTHER
+            counts[v] = counts.get(v, 0) + 1
+            block[v] = block.get(v, 0) + 1
+            at += 1
+        self._ref_n = at
+        if self._ref_n == goal:
+            if not self._ref_target:
+                # Dependence seen at the block scale may hide a slower cycle the first
+                # window covers only part of: learn over the longest span allowed.
+                dependent = self._dispersion() > 1.0
+                self._ref_target = math.ceil((MAX_EXTENSION if dependent else 1.0) * size)
+            if self._ref_n == self._ref_target:
+                self._finish_reference()
         return i + take
+
+    def _dispersion(self) -> float:
+        """Variance inflation of the reference's block counts (1: independent).
+
+        The chi-square distances of the reference's blocks from its own shares sum to
+        about ``B (K - 1)(1 - m / n)`` for independent values; a sticky stream (runs of
+        the same category) or cycling shares make them larger by the factor their
+        counts' variance is inflated. Tested on blocks of 100 and of 500 values (a slow
+        cycle shows better in longer blocks), used only when overdispersed.
+        """
+        n = self._ref_n
+        counts = self._ref_counts
+        kept = [k for k, c in counts.items() if c / n >= self.settings.min_category_share]
+        blocks = [b for b in self._ref_blocks if sum(b.values()) == _DISPERSION_BLOCK]
+        if len(kept) < 2 or len(blocks) < 2:
+            return 1.0
+        shares = np.array([counts[k] / n for k in kept])
+        rows = np.array([[b.get(k, 0) for k in kept] for b in blocks], dtype=np.float64)
+        rest = 1.0 - shares.sum()
+        if rest > 1e-12:
+            rows = np.hstack([rows, _DISPERSION_BLOCK - rows.sum(axis=1, keepdims=True)])
+            shares = np.append(shares, rest)
+        df = len(shares) - 1
+        ratio = 1.0
+        for group in (1, 5):
+            nb = len(rows) // group
+            if nb < 2:
+                break
+            grouped = rows[: nb * group].reshape(nb, group, -1).sum(axis=1)
+            m = group * _DISPERSION_BLOCK
+            chi2 = float(((grouped - m * shares) ** 2 / (m * shares)).sum())
+            dof = df * nb * (1.0 - m / n)
+            if group == 1:
+                ratio = chi2 / dof
+            if overdispersed(chi2, dof):
+                return max(ratio, 1.0 + 1e-9)
+        return 1.0
 
     def _finish_reference(self) -> None:
         s = self.settings
@@ -178,6 +238,8 @@ class CategoricalMonitor:
             shares[-1] += pooled / n
         m = int(min(_MAX_BLOCK, max(16, math.ceil(_MIN_EXPECTED / min(shares)))))
         self._seen = {k for k in counts if k != OTHER}
+        vif = self._dispersion() if self._ref_target > s.reference_size else 1.0
+        self._vif = vif
         self._ref = {
             "n": n,
             "names": names,
@@ -185,7 +247,10 @@ class CategoricalMonitor:
             "block": m,
             "mean_se": (m / n) / (1.0 + m / n),
             "unseen_rate": singletons / n,
+            "vif": vif,
         }
+        if vif > 1.0:
+            self._standardise_on_reference(kept)
         ctx = FitContext(s, self._arl, {**self._ref, "singletons": singletons})
         self._shares = next(iter(build(["categorical"], ctx)), None)
         # A high-cardinality feature (more categories than counted) meets new ones all
@@ -194,7 +259,86 @@ class CategoricalMonitor:
         self._unseen = None if high_cardinality else next(
             iter(build(["unseen_categories"], ctx)), None)
         self._ref_counts = {}
+        self._ref_blocks = []
         self._carry, self._carry_tag = [], None
+        self._pred = None
+
+    def _standardise_on_reference(self, kept: list[str]) -> None:
+        """A dependent reference: standardise block scores by the reference's own.
+
+        Sticky streams and cycling shares make block chi-squares larger, more variable
+        and correlated from block to block. The reference's blocks (whole dispersion
+        blocks, so the block size becomes a multiple of theirs) give the scores' mean
+        and spread, and their lag-one correlation the variance inflation of their sum;
+        the CUSUM then reads scores that are N(0, 1)-like and independent-like.
+        """
+        ref = self._ref
+        assert ref is not None
+        group = max(1, math.ceil(ref["block"] / _DISPERSION_BLOCK))
+        m = group * _DISPERSION_BLOCK
+        full = [b for b in self._ref_blocks if sum(b.values()) == _DISPERSION_BLOCK]
+        rows = [[b.get(k, 0) for k in kept] for b in full]
+        mat = np.asarray(rows, dtype=np.int64).reshape(len(rows), len(kept))
+        if len(ref["names"]) > len(kept):  # the pooled bucket
+            mat = np.hstack([mat, _DISPERSION_BLOCK - mat.sum(axis=1, keepdims=True)])
+        else:  # the rarest kept category's bucket also pools the rest
+            mat[:, -1] += _DISPERSION_BLOCK - mat.sum(axis=1)
+        nb = len(mat) // group
+        if nb < 8:
+            return
+        blocks = mat[: nb * group].reshape(nb, group, -1).sum(axis=1)
+        ref["block"] = min(m, _MAX_BLOCK)
+        ref["mean_se"] = (m / ref["n"]) / (1.0 + m / ref["n"])
+        # Shares that cycle or wander are predicted from the recent blocks (an EWMA,
+        # its weight chosen on the reference), as numeric scores are whitened.
+        ref["alpha"] = min(_ALPHAS, key=lambda a: float(self._scores(blocks, a)[1].mean()))
+        y, _ = self._scores(blocks, ref["alpha"])
+        centred = y - y.mean()
+        rho = float(np.dot(centred[1:], centred[:-1]) / max(np.dot(centred, centred), 1e-300))
+        inflation = (1.0 + rho) / (1.0 - rho) if rho > 3.0 / math.sqrt(nb) else 1.0
+        nb_eff = max(nb / inflation, 2.0)
+        ref["y_mean"] = float(y.mean())
+        ref["y_scale"] = float(y.std(ddof=1)) * math.sqrt(inflation)
+        ref["mean_se"] = 1.0 / math.sqrt(nb_eff)
+        ref["scale_se"] = 1.0 / math.sqrt(2.0 * (nb_eff - 1.0))
+
+    def _scores(
+        self, counts: np.ndarray, alpha: float | None = None, start: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Normal scores of blocks' category counts (Wilson-Hilferty of the chi-square),
+        and the chi-squares. With an EWMA weight (``alpha``; the reference's by default)
+        each block is compared with the shares predicted from the blocks before it;
+        ``start`` is the prediction before the first block, and the predictions after
+        each block are left in ``self._predicted``."""
+        ref = self._ref
+        assert ref is not None
+        m = ref["block"]
+        k = len(ref["names"])
+        shares = np.asarray(ref["shares"])
+        a = ref.get("alpha", 0.0) if alpha is None else alpha
+        if a:
+            pred = shares if start is None else start
+            rows = []
+            after = []
+            for c in counts:
+                rows.append(pred)
+                pred = (1.0 - a) * pred + a * (c / m)
+                after.append(pred)
+            expected = np.maximum(np.asarray(rows).reshape(len(counts), k), 1e-3) * m
+            self._predicted = after
+        else:
+            expected = shares * m
+        df = k - 1
+        # In control a block's chi-square exceeds its degrees of freedom by the error of
+        # the reference shares (1 + m / n).
+        inflation = 1.0 + m / ref["n"]
+        chi2 = ((counts - expected) ** 2 / expected).sum(axis=1) / inflation
+        wh_mean = 1.0 - 2.0 / (9.0 * df)
+        wh_sd = math.sqrt(2.0 / (9.0 * df))
+        y = (np.power(chi2 / df, 1.0 / 3.0) - wh_mean) / wh_sd
+        if "y_mean" in ref and alpha is None:
+            y = (y - ref["y_mean"]) / ref["y_scale"]
+        return y, chi2
 
     def _share_blocks(self, codes: np.ndarray, tags: TagView) -> ShareBlocks:
         ref = self._ref
@@ -208,13 +352,8 @@ class CategoricalMonitor:
         counts = np.bincount(
             (np.arange(nb * m) // m) * k + all_codes[: nb * m], minlength=nb * k
         ).reshape(nb, k)
-        expected = np.asarray(ref["shares"]) * m
-        df = k - 1
-        inflation = 1.0 + m / ref["n"]
-        chi2 = ((counts - expected) ** 2 / expected).sum(axis=1) / inflation
-        wh_mean = 1.0 - 2.0 / (9.0 * df)
-        wh_sd = math.sqrt(2.0 / (9.0 * df))
-        y = (np.power(chi2 / df, 1.0 / 3.0) - wh_mean) / wh_sd
+        start = None if self._pred is None else np.asarray(self._pred)
+        y, _ = self._scores(counts, start=start)
         starts = np.arange(nb) * m - carry
         block_tags = [tags[int(j)] if j >= 0 else self._carry_tag for j in starts.tolist()]
         return ShareBlocks(y, counts, block_tags, starts + (m - 1))  # type: ignore[arg-type]
@@ -253,6 +392,8 @@ class CategoricalMonitor:
         carry = len(self._carry)
         total = carry + last + 1  # values consumed, counting the old carry
         done = total - total % m  # values in complete blocks
+        if self._ref.get("alpha") and done:
+            self._pred = self._predicted[done // m - 1].tolist()
         if done == 0 and carry:  # no block completed: the old carry grows
             self._carry = self._carry + codes[: last + 1].tolist()
             return
@@ -292,10 +433,12 @@ class CategoricalMonitor:
                 det.restart()
             return detection
         self._ref = None
-        self._ref_n = 0
+        self._ref_n = self._ref_target = 0
         self._ref_counts = {}
+        self._ref_blocks = []
         self._shares = self._unseen = None
         self._carry, self._carry_tag = [], None
+        self._pred = None
         return detection
 
     # -- state ---------------------------------------------------------------------------
@@ -304,11 +447,13 @@ class CategoricalMonitor:
             "arl": self._arl,
             "ref_counts": dict(self._ref_counts),
             "ref_n": self._ref_n,
+            "ref_blocks": [[self._ref_target], *[dict(b) for b in self._ref_blocks]],
             "ref": None if self._ref is None else dict(self._ref),
             "seen": sorted(self._seen),
             "index": dict(self._index),
             "carry": [list(self._carry),
                       None if self._carry_tag is None else list(self._carry_tag)],
+            "predicted": self._pred,
             "shares": None if self._shares is None else self._shares.to_state(),
             "unseen": None if self._unseen is None else self._unseen.to_state(),
             "last_alert": {k: list(v) for k, v in self._last_alert.items()},
@@ -319,12 +464,17 @@ class CategoricalMonitor:
         self._arl = float(state["arl"])
         self._ref_counts = {str(k): int(v) for k, v in state["ref_counts"].items()}
         self._ref_n = int(state["ref_n"])
+        target, *blocks = state["ref_blocks"]
+        self._ref_target = int(target[0])
+        self._ref_blocks = [{str(k): int(v) for k, v in b.items()} for b in blocks]
         self._ref = None if state["ref"] is None else dict(state["ref"])
         self._index = {str(k): int(v) for k, v in state["index"].items()}
         self._seen = {str(v) for v in state["seen"]}
         codes, tag = state["carry"]
         self._carry = [int(v) for v in codes]
         self._carry_tag = None if tag is None else (int(tag[0]), float(tag[1]))
+        pred = state["predicted"]
+        self._pred = None if pred is None else [float(v) for v in pred]
         shares, unseen = state["shares"], state["unseen"]
         self._shares = None if shares is None else detector_class("categorical").from_state(shares)
         self._unseen = (None if unseen is None

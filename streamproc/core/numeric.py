@@ -35,7 +35,7 @@ from .detection import Detection, apply_cooldown
 from .detectors import DEFAULTS, build, detector_class
 from .detectors.base import Blocks, Detector, FitContext, Flags, TagView, race
 from .detectors.base import detection as make_detection
-from .reference import NumericReference
+from .reference import NumericReference, ReferenceWindow
 from .settings import MonitorSettings
 
 __all__ = ["NumericMonitor"]
@@ -68,8 +68,7 @@ class NumericMonitor:
         self.signal = signal
         self.feature = feature
         self._arl = float(settings.budget.events)
-        self._ref_x: list[float] = []
-        self._ref_start: tuple[int, float] | None = None
+        self._window = ReferenceWindow(settings.reference_size)
         self._ref: NumericReference | None = None
         self._dets: list[Detector] = []  # block detectors, then out_of_range
         self._hist: list[float] = []  # the last whitening inputs (dependence model order)
@@ -136,7 +135,8 @@ class NumericMonitor:
         """Recent mean: ADWIN's adaptive window, or the reference being collected."""
         ref = self._ref
         if ref is None:
-            return math.fsum(self._ref_x) / len(self._ref_x) if self._ref_x else None
+            vals = self._window.values
+            return math.fsum(vals) / len(vals) if vals else None
         for det in self._dets:
             recent = getattr(det, "current_mean", None)
             if recent is not None:
@@ -162,16 +162,15 @@ class NumericMonitor:
         n = len(x)
         self.n += n
         i = 0
-        ref_size = self.settings.reference_size
         while i < n:
             if self._ref is None and self._discrete is None:
-                if not self._ref_x:
-                    self._ref_start = (int(pos[i]), float(ts[i]))
-                take = min(ref_size - len(self._ref_x), n - i)
-                self._ref_x.extend(x[i : i + take].tolist())
-                i += take
-                if len(self._ref_x) == ref_size:
-                    self._finish_reference(int(pos[i - 1]), float(ts[i - 1]))
+                window = self._window
+                full = window.window_full
+                i = window.add(x, pos, ts, i)
+                if window.window_full and not full:
+                    self._first_window()
+                if window.complete:
+                    self._finish_reference()
                 continue
             if self._discrete is not None:
                 out += self._discrete.update(
@@ -186,24 +185,31 @@ class NumericMonitor:
             i = end + 1
         return out
 
-    def _finish_reference(self, last_position: int, last_time: float) -> None:
-        s = self.settings
-        values = np.asarray(self._ref_x)
-        assert self._ref_start is not None
-        self._ref_x = []
-        self._dets = []
-        self._hist, self._carry_u, self._carry_r, self._carry_tag = [], [], [], None
+    def _first_window(self) -> None:
+        """The first window is full: go categorical, or decide how long to learn."""
+        window = self._window
+        values = np.asarray(window.values)
         if len(np.unique(values)) <= _DISCRETE_MAX:
-            self._ref = None
+            s = self.settings
+            self._window = ReferenceWindow(s.reference_size)
             self._discrete = CategoricalMonitor(s, self.signal, self.feature)
             self._discrete.calibrate(self._discrete_arl())
             zeros = np.zeros(len(values))
             self._discrete.update([category_name(v) for v in values.tolist()],
                                   zeros.astype(np.int64), zeros)
             return
-        ref = NumericReference.fit(s, values, self._ref_start, (last_position, last_time))
+        constant = float(values.max()) == float(values.min())
+        window.extend(1.0 if constant else NumericReference.dependence(values).extension)
+
+    def _finish_reference(self) -> None:
+        s = self.settings
+        window = self._window
+        self._window = ReferenceWindow(s.reference_size)
+        self._dets = []
+        self._hist, self._carry_u, self._carry_r, self._carry_tag = [], [], [], None
+        ref = NumericReference.fit(s, window)
         self._ref = ref
-        ctx = FitContext(s, self._arl, {"n": ref.n, **ref.block_reference},
+        ctx = FitContext(s, self._arl, {**ref.range_reference, **ref.block_reference},
                          sample=ref.reference_means)
         if ref.constant:  # nothing to standardise against: only the range is tested
             self._dets = build(["out_of_range"], ctx)
@@ -211,7 +217,7 @@ class NumericMonitor:
             specs = [spec for spec in s.river_detectors
                      if not spec.binary and spec.applies_to(self.signal, self.feature)]
             self._dets = build(DEFAULTS["numeric"], ctx, specs)
-        self._hist = [0.0] * ref.order
+        self._hist = ref.history(window.tail) if not ref.constant else []
 
     def _inputs(
         self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
@@ -329,8 +335,7 @@ class NumericMonitor:
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref_x": list(self._ref_x),
-            "ref_start": None if self._ref_start is None else list(self._ref_start),
+            "window": self._window.to_state(),
             "ref": None if self._ref is None else self._ref.to_state(),
             "detectors": [[d.name, d.to_state()] for d in self._dets],
             "pipeline": [list(self._hist), list(self._carry_u), list(self._carry_r),
@@ -342,9 +347,7 @@ class NumericMonitor:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._ref_x = [float(v) for v in state["ref_x"]]
-        start = state["ref_start"]
-        self._ref_start = None if start is None else (int(start[0]), float(start[1]))
+        self._window = ReferenceWindow.from_state(self.settings.reference_size, state["window"])
         ref = state["ref"]
         self._ref = None if ref is None else NumericReference.from_state(self.settings, ref)
         self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]

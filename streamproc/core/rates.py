@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .calibration import wilson_upper
+from .dependence import count_dispersion, markov_vif
 from .detection import Detection, apply_cooldown
 from .detectors import REGISTRY, build, detector_class
 from .detectors.base import Detector, FitContext, Flags, TagView, race
@@ -25,6 +26,8 @@ __all__ = ["RateMonitor", "TagView"]
 # errors), which puts its relative error near 7%, within this many reference windows.
 _RATE_MIN_COUNT = 200
 _RATE_MAX_FACTOR = 10
+# Flags per block when measuring how much the reference's counts vary.
+_DISPERSION_BLOCK = 100
 
 
 class RateMonitor:
@@ -68,7 +71,11 @@ class RateMonitor:
         self._ref_n = 0
         self._ref_ones = 0
         self._ref_start = 0
+        self._ref_pairs = 0  # consecutive (1, 1) flags in the reference: its burstiness
+        self._ref_blocks: list[int] = []  # ones per block of _DISPERSION_BLOCK flags
+        self._last_flag = False  # the flag before the current batch (pairs across batches)
         self._p_ref: float | None = None
+        self._vif = 1.0
         self._dets: list[Detector] = []
         self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
@@ -131,7 +138,15 @@ class RateMonitor:
                     self._ref_start = int(pos[i])
                 checkpoint = (self._ref_n // n_ref + 1) * n_ref
                 take = min(checkpoint - self._ref_n, total - i)
-                self._ref_ones += int(np.count_nonzero(x[i : i + take]))
+                chunk = x[i : i + take]
+                self._ref_ones += int(np.count_nonzero(chunk))
+                if self._ref_n == 0:
+                    self._last_flag = False
+                self._ref_pairs += int(np.count_nonzero(chunk[1:] & chunk[:-1])) + int(
+                    bool(self._last_flag and take and chunk[0]))
+                if take:
+                    self._last_flag = bool(chunk[-1])
+                    self._count_blocks(chunk)
                 self._ref_n += take
                 i += take
                 if self._ref_n == checkpoint and self._reference_is_enough():
@@ -145,13 +160,35 @@ class RateMonitor:
             i = j + 1
         return out
 
+    def _count_blocks(self, chunk: np.ndarray) -> None:
+        first = self._ref_n // _DISPERSION_BLOCK
+        ids = (np.arange(self._ref_n, self._ref_n + len(chunk)) // _DISPERSION_BLOCK) - first
+        ones = np.bincount(ids, weights=chunk.astype(np.float64)).astype(np.int64).tolist()
+        if self._ref_n % _DISPERSION_BLOCK and self._ref_blocks:
+            self._ref_blocks[-1] += ones[0]
+            ones = ones[1:]
+        self._ref_blocks.extend(ones)
+
+    @property
+    def vif(self) -> float:
+        """Variance inflation of the reference's flag counts (1: independent): bursts
+        (a two-state Markov model) or a slowly cycling rate (block-count dispersion)."""
+        full = self._ref_blocks[: self._ref_n // _DISPERSION_BLOCK]
+        return max(markov_vif(self._ref_n, self._ref_ones, self._ref_n - 1, self._ref_pairs),
+                   count_dispersion(np.asarray(full), _DISPERSION_BLOCK))
+
     def _reference_is_enough(self) -> bool:
         """A rate seen a few times is estimated too roughly to test for its doubling:
         keep learning until both outcomes were seen _RATE_MIN_COUNT times (or never
-        the rarer one), up to _RATE_MAX_FACTOR reference windows."""
+        the rarer one), up to _RATE_MAX_FACTOR reference windows. A dependent stream
+        (bursts, a cycling rate) learns over all of them: a slow cycle needs the span."""
         rare = min(self._ref_ones, self._ref_n - self._ref_ones)
         longest = _RATE_MAX_FACTOR * self.settings.reference_size
-        return rare == 0 or rare >= _RATE_MIN_COUNT or self._ref_n >= longest
+        if self._ref_n >= longest:
+            return True
+        if rare == 0:
+            return True
+        return rare >= _RATE_MIN_COUNT and self.vif == 1.0
 
     def _finish_reference(self) -> None:
         self._p_ref = self._ref_ones / self._ref_n
@@ -160,8 +197,13 @@ class RateMonitor:
         p = (self._p_ref if 0 < self._ref_ones < self._ref_n
              else wilson_upper(self._ref_ones, self._ref_n))
         sample = _bernoulli_sample(p)
+        # Bursts: the reference rate is as uncertain as from n / VIF independent flags,
+        # and the CUSUM's walk varies VIF times as much (its threshold scales with it).
+        vif = self.vif
+        self._vif = vif
         ctx = FitContext(self.settings, self._arl,
-                         {"ones": self._ref_ones, "n": self._ref_n}, sample=sample)
+                         {"ones": round(self._ref_ones / vif), "n": round(self._ref_n / vif),
+                          "factor": vif}, sample=sample)
         dets = build([self.detector], ctx)
         if not dets:  # in-control rate too high to test for a rise
             return
@@ -171,7 +213,7 @@ class RateMonitor:
         assert self._p_ref is not None
         primary = fired[0]
         reference = {"rate": self._p_ref, "n": self._ref_n,
-                     "start_position": self._ref_start}
+                     "start_position": self._ref_start, "dependence": {"vif": self._vif}}
         report = primary.report(position, reference)
         self.detections += 1
         stats: dict[str, Any] = {
@@ -189,14 +231,18 @@ class RateMonitor:
         # Re-baseline: learn the new rate from the next reference window.
         self._dets = []
         self._p_ref = None
-        self._ref_n = self._ref_ones = 0
+        self._ref_n = self._ref_ones = self._ref_pairs = 0
+        self._ref_blocks = []
         return detection
 
     # -- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref": [self._ref_n, self._ref_ones, self._ref_start],
+            "ref": [self._ref_n, self._ref_ones, self._ref_start, self._ref_pairs,
+                    int(self._last_flag)],
+            "ref_blocks": list(self._ref_blocks),
+            "vif": self._vif,
             "p_ref": self._p_ref,
             "detectors": [[d.name, d.to_state()] for d in self._dets],
             "last_alert": {k: list(v) for k, v in self._last_alert.items()},
@@ -205,7 +251,11 @@ class RateMonitor:
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._ref_n, self._ref_ones, self._ref_start = (int(v) for v in state["ref"])
+        ref_n, ones, start, pairs, last = (int(v) for v in state["ref"])
+        self._ref_n, self._ref_ones, self._ref_start, self._ref_pairs = ref_n, ones, start, pairs
+        self._last_flag = bool(last)
+        self._ref_blocks = [int(v) for v in state["ref_blocks"]]
+        self._vif = float(state["vif"])
         p_ref = state["p_ref"]
         self._p_ref = None if p_ref is None else float(p_ref)
         self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
