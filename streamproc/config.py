@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .core.calibration import FalseAlarmBudget
 from .core.detectors.river import RiverSpec
+from .core.season import parse_duration
 from .core.settings import DetectionConfig, MonitorSettings
 from .errors import ConfigError
 from .webhooks.settings import WebhookList
@@ -85,6 +86,28 @@ class DetectionSettings(BaseModel):
     detectors: list[DetectorSettings] = Field(
         default_factory=list, description="River detectors added to every model's monitors."
     )
+    seasonality: str | None = Field(
+        None, description="Declared cycle of every signal in event time, e.g. 1d (none: the "
+        "monitors estimate short-range dependence themselves)."
+    )
+    feature_seasonality: dict[str, str] = Field(
+        default_factory=dict, description="Declared cycle per feature (or 'prediction')."
+    )
+    season_bins: int = Field(24, ge=2, le=1000, description="Phase bins of a declared season.")
+
+    @field_validator("seasonality")
+    @classmethod
+    def _season(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("feature_seasonality")
+    @classmethod
+    def _feature_seasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            parse_duration(text)
+        return value
 
     def monitor_settings(self) -> MonitorSettings:
         return MonitorSettings(
@@ -98,6 +121,10 @@ class DetectionSettings(BaseModel):
             max_categories=self.max_categories,
             min_category_share=self.min_category_share,
             river_detectors=tuple(d.spec() for d in self.detectors),
+            seasonality=None if self.seasonality is None else parse_duration(self.seasonality),
+            feature_seasonality=tuple(
+                sorted((k, parse_duration(v)) for k, v in self.feature_seasonality.items())),
+            season_bins=self.season_bins,
         )
 
 
@@ -114,6 +141,17 @@ class ModelOverride(BaseModel):
     detectors: list[DetectorSettings] | None = Field(
         None, description="River detectors of this model (replaces detection.detectors)."
     )
+    seasonality: str | None = Field(None, description="Declared cycle of this model's signals.")
+    feature_seasonality: dict[str, str] | None = Field(
+        None, description="Declared cycle per feature of this model."
+    )
+
+    @field_validator("seasonality")
+    @classmethod
+    def _season(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
 
 class Settings(BaseSettings):

@@ -28,6 +28,7 @@ from .detection import Detection, apply_cooldown
 from .detectors import DEFAULTS, build, detector_class
 from .detectors.base import Detector, FitContext, Flags, ShareBlocks, TagView, race
 from .detectors.base import detection as make_detection
+from .season import Season
 from .settings import MonitorSettings
 
 __all__ = ["CategoricalMonitor", "OTHER", "category_name"]
@@ -38,6 +39,8 @@ _MIN_EXPECTED = 5.0
 _MAX_BLOCK = 2000
 # Categories counted during a reference before new ones are only pooled: bounds memory.
 _REFERENCE_CATEGORY_CAP_FACTOR = 20
+# Pseudo-counts of the whole reference's shares in each phase bin's (declared season).
+_SEASON_PRIOR = 10.0
 # EWMA weights tried for predicting a dependent stream's shares (0: the reference's).
 _ALPHAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 # The reference's dispersion is measured on blocks of this many values: their
@@ -89,6 +92,9 @@ class CategoricalMonitor:
         self._ref_target = 0  # events the reference spans (0: one window, not yet decided)
         self._ref_blocks: list[dict[str, int]] = []  # counts per dispersion block
         self._vif = 1.0
+        self._season = settings.season_for(signal, feature)
+        self._bin_counts: list[dict[str, int]] = []  # a declared season's, per phase bin
+        self._ref_span = [math.inf, -math.inf]  # first and latest event time of the reference
         self._ref: dict[str, Any] | None = None
         self._index: dict[str, int] = {}
         self._seen: set[str] = set()
@@ -141,7 +147,7 @@ class CategoricalMonitor:
         i = 0
         while i < n:
             if self._ref is None:
-                i = self._collect_reference(values, i)
+                i = self._collect_reference(values, ts, i)
                 continue
             hit = self._monitor(values, pos, ts, i)
             if hit is None:
@@ -151,14 +157,23 @@ class CategoricalMonitor:
             i = j + 1
         return out
 
-    def _collect_reference(self, values: list[str], i: int) -> int:
+    def _collect_reference(self, values: list[str], ts: np.ndarray, i: int) -> int:
         size = self.settings.reference_size
         goal = self._ref_target or size
+        season = self._season
+        if season is not None:
+            return self._collect_seasonal(values, ts, i, season, goal)
         take = min(goal - self._ref_n, len(values) - i)
+        self._count(values[i : i + take])
+        if self._ref_n == goal:
+            self._window_done(goal)
+        return i + take
+
+    def _count(self, values: list[str], bins: list[int] | None = None) -> None:
         counts = self._ref_counts
         cap = _REFERENCE_CATEGORY_CAP_FACTOR * self.settings.max_categories
         at = self._ref_n
-        for v in values[i : i + take]:
+        for j, v in enumerate(values):
             if at % _DISPERSION_BLOCK == 0:
                 self._ref_blocks.append({})
             block = self._ref_blocks[-1]
@@ -166,8 +181,33 @@ class CategoricalMonitor:
                 v = OTHER
             counts[v] = counts.get(v, 0) + 1
             block[v] = block.get(v, 0) + 1
+            if bins is not None:
+                in_bin = self._bin_counts[bins[j]]
+                in_bin[v] = in_bin.get(v, 0) + 1
             at += 1
         self._ref_n = at
+
+    def _collect_seasonal(self, values: list[str], ts: np.ndarray, i: int, season: Any,
+                          goal: int) -> int:
+        """A declared season: learn over a whole season, one value at a time."""
+        if not self._bin_counts:
+            self._bin_counts = [{} for _ in range(season.bins)]
+        bins = season.bin_of(ts[i:]).tolist()
+        times = ts[i:].tolist()
+        span = self._ref_span
+        for j, v in enumerate(values[i:]):
+            span[0] = min(span[0], times[j]) if self._ref_n == 0 else span[0]
+            span[1] = max(span[1], times[j])
+            self._count([v], [bins[j]])
+            if self._ref_n >= goal and season.covered(
+                    span[0], span[1], [sum(b.values()) for b in self._bin_counts]):
+                self._ref_target = self._ref_n
+                self._finish_reference()
+                return i + j + 1
+        return len(values)
+
+    def _window_done(self, goal: int) -> None:
+        size = self.settings.reference_size
         if self._ref_n == goal:
             if not self._ref_target:
                 # Dependence seen at the block scale may hide a slower cycle the first
@@ -176,7 +216,6 @@ class CategoricalMonitor:
                 self._ref_target = math.ceil((MAX_EXTENSION if dependent else 1.0) * size)
             if self._ref_n == self._ref_target:
                 self._finish_reference()
-        return i + take
 
     def _dispersion(self) -> float:
         """Variance inflation of the reference's block counts (1: independent).
@@ -249,7 +288,9 @@ class CategoricalMonitor:
             "unseen_rate": singletons / n,
             "vif": vif,
         }
-        if vif > 1.0:
+        if self._season is not None:
+            self._seasonal_shares(kept, names)
+        elif vif > 1.0:
             self._standardise_on_reference(kept)
         ctx = FitContext(s, self._arl, {**self._ref, "singletons": singletons})
         self._shares = next(iter(build(["categorical"], ctx)), None)
@@ -262,6 +303,25 @@ class CategoricalMonitor:
         self._ref_blocks = []
         self._carry, self._carry_tag = [], None
         self._pred = None
+
+    def _seasonal_shares(self, kept: list[str], names: list[str]) -> None:
+        """Each phase bin's shares, shrunk towards the whole reference's by
+        _SEASON_PRIOR pseudo-counts (a quiet bin is not all noise)."""
+        ref = self._ref
+        assert ref is not None and self._season is not None
+        overall = np.asarray(ref["shares"])
+        rows = []
+        for counts in self._bin_counts:
+            c = np.array([counts.get(k, 0) for k in kept], dtype=np.float64)
+            n = float(sum(counts.values()))
+            if len(names) > len(kept):
+                c = np.append(c, n - c.sum())
+            else:
+                c[-1] += n - c.sum()
+            rows.append((c + _SEASON_PRIOR * overall) / (n + _SEASON_PRIOR))
+        ref["season"] = self._season.to_state()
+        ref["season_shares"] = np.asarray(rows).tolist()
+        self._bin_counts = []
 
     def _standardise_on_reference(self, kept: list[str]) -> None:
         """A dependent reference: standardise block scores by the reference's own.
@@ -303,7 +363,8 @@ class CategoricalMonitor:
         ref["scale_se"] = 1.0 / math.sqrt(2.0 * (nb_eff - 1.0))
 
     def _scores(
-        self, counts: np.ndarray, alpha: float | None = None, start: np.ndarray | None = None
+        self, counts: np.ndarray, alpha: float | None = None, start: np.ndarray | None = None,
+        expected: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Normal scores of blocks' category counts (Wilson-Hilferty of the chi-square),
         and the chi-squares. With an EWMA weight (``alpha``; the reference's by default)
@@ -316,7 +377,9 @@ class CategoricalMonitor:
         k = len(ref["names"])
         shares = np.asarray(ref["shares"])
         a = ref.get("alpha", 0.0) if alpha is None else alpha
-        if a:
+        if expected is not None:  # a declared season: each value's own bin's shares
+            pass
+        elif a:
             pred = shares if start is None else start
             rows = []
             after = []
@@ -349,11 +412,14 @@ class CategoricalMonitor:
         all_codes = np.concatenate([np.asarray(self._carry, dtype=np.int64), codes]) \
             if carry else codes
         nb = len(all_codes) // m
-        counts = np.bincount(
-            (np.arange(nb * m) // m) * k + all_codes[: nb * m], minlength=nb * k
-        ).reshape(nb, k)
+        used = all_codes[: nb * m]
+        expected = None
+        if "season_shares" in ref:  # codes carry their phase bin: bin * k + category
+            bins, used = np.divmod(used, k)
+            expected = np.asarray(ref["season_shares"])[bins].reshape(nb, m, k).sum(axis=1)
+        counts = np.bincount((np.arange(nb * m) // m) * k + used, minlength=nb * k).reshape(nb, k)
         start = None if self._pred is None else np.asarray(self._pred)
-        y, _ = self._scores(counts, start=start)
+        y, _ = self._scores(counts, start=start, expected=expected)
         starts = np.arange(nb) * m - carry
         block_tags = [tags[int(j)] if j >= 0 else self._carry_tag for j in starts.tolist()]
         return ShareBlocks(y, counts, block_tags, starts + (m - 1))  # type: ignore[arg-type]
@@ -371,6 +437,8 @@ class CategoricalMonitor:
         if self._shares is not None:
             index, other = self._index, len(ref["names"]) - 1
             codes = np.fromiter((index.get(v, other) for v in seg), dtype=np.int64, count=n)
+            if "season_shares" in ref:
+                codes += Season.from_state(ref["season"]).bin_of(ts[i:]) * len(ref["names"])
             groups.append(([self._shares], self._share_blocks(codes, tags)))
         if self._unseen is not None:
             seen = self._seen
@@ -436,6 +504,8 @@ class CategoricalMonitor:
         self._ref_n = self._ref_target = 0
         self._ref_counts = {}
         self._ref_blocks = []
+        self._bin_counts = []
+        self._ref_span = [math.inf, -math.inf]
         self._shares = self._unseen = None
         self._carry, self._carry_tag = [], None
         self._pred = None
@@ -448,6 +518,8 @@ class CategoricalMonitor:
             "ref_counts": dict(self._ref_counts),
             "ref_n": self._ref_n,
             "ref_blocks": [[self._ref_target], *[dict(b) for b in self._ref_blocks]],
+            "season": [list(self._ref_span) if self._ref_n and self._bin_counts else None,
+                       [dict(b) for b in self._bin_counts]],
             "ref": None if self._ref is None else dict(self._ref),
             "seen": sorted(self._seen),
             "index": dict(self._index),
@@ -467,6 +539,9 @@ class CategoricalMonitor:
         target, *blocks = state["ref_blocks"]
         self._ref_target = int(target[0])
         self._ref_blocks = [{str(k): int(v) for k, v in b.items()} for b in blocks]
+        span, bin_counts = state["season"]
+        self._ref_span = [math.inf, -math.inf] if span is None else [float(v) for v in span]
+        self._bin_counts = [{str(k): int(v) for k, v in b.items()} for b in bin_counts]
         self._ref = None if state["ref"] is None else dict(state["ref"])
         self._index = {str(k): int(v) for k, v in state["index"].items()}
         self._seen = {str(v) for v in state["seen"]}

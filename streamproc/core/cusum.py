@@ -64,7 +64,7 @@ class Cusum:
     """
 
     __slots__ = ("allowance", "threshold", "_k", "_h", "_s", "_n", "_start", "_sum", "_aux",
-                 "_tag", "_detected", "_scan")
+                 "_tag", "_detected", "_scan", "started_at")
 
     def __init__(self, allowance: float, threshold: float) -> None:
         if allowance <= 0:
@@ -93,6 +93,7 @@ class Cusum:
         self._aux: Any = 0  # sum of the auxiliary items over the excursion
         self._tag: Any = None  # tag of the excursion's first item
         self._detected = False
+        self.started_at: int | None = None  # batch index where the last advance began one
 
     # -- views ------------------------------------------------------------------------
     @property
@@ -162,6 +163,7 @@ class Cusum:
         self._scan = None
         last = int(stat[n - 1])
         zeros = np.flatnonzero(stat[:n] == 0)
+        self.started_at = None
         if last == 0:
             self._start = self._n + n
             self._sum = 0
@@ -173,6 +175,7 @@ class Cusum:
             self._sum = int(y[first:n].sum())
             self._aux = _total(aux[first:n])
             self._tag = tags[first]
+            self.started_at = first
         else:
             self._sum += int(y[:n].sum())
             more = _total(aux[:n])

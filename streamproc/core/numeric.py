@@ -58,7 +58,7 @@ class NumericMonitor:
     >>> pos = np.arange(len(x)); ts = 1.7e9 + pos * 0.01
     >>> for d in mon.update(x, pos, ts):
     ...     print(d.detector, d.position, d.onset_position, d.direction, d.severity)
-    cusum 20055 19992 up high
+    cusum 20055 19997 up high
     """
 
     kind = "numeric"
@@ -68,13 +68,17 @@ class NumericMonitor:
         self.signal = signal
         self.feature = feature
         self._arl = float(settings.budget.events)
-        self._window = ReferenceWindow(settings.reference_size)
+        self._season = settings.season_for(signal, feature)
+        self._window = ReferenceWindow(settings.reference_size, self._season)
         self._ref: NumericReference | None = None
         self._dets: list[Detector] = []  # block detectors, then out_of_range
         self._hist: list[float] = []  # the last whitening inputs (dependence model order)
-        self._carry_u: list[float] = []  # whitened scores of the partial block
-        self._carry_r: list[float] = []  # standardised raw values of the partial block
-        self._carry_tag: tuple[int, float] | None = None
+        # The partial block: whitened scores, standardised raw values, positions, times.
+        self._carry_u: list[float] = []
+        self._carry_r: list[float] = []
+        self._carry_pos: list[int] = []
+        self._carry_ts: list[float] = []
+        self._carried: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
         self._discrete: CategoricalMonitor | None = None
         self._last_alert: dict[str, list[int]] = {}  # key -> [position, severity rank]
         self.n = 0
@@ -191,12 +195,13 @@ class NumericMonitor:
         values = np.asarray(window.values)
         if len(np.unique(values)) <= _DISCRETE_MAX:
             s = self.settings
-            self._window = ReferenceWindow(s.reference_size)
+            self._window = ReferenceWindow(s.reference_size, self._season)
             self._discrete = CategoricalMonitor(s, self.signal, self.feature)
             self._discrete.calibrate(self._discrete_arl())
             zeros = np.zeros(len(values))
+            times = np.asarray(window.value_ts) if window.value_ts else zeros
             self._discrete.update([category_name(v) for v in values.tolist()],
-                                  zeros.astype(np.int64), zeros)
+                                  zeros.astype(np.int64), times)
             return
         constant = float(values.max()) == float(values.min())
         window.extend(1.0 if constant else NumericReference.dependence(values).extension)
@@ -204,9 +209,9 @@ class NumericMonitor:
     def _finish_reference(self) -> None:
         s = self.settings
         window = self._window
-        self._window = ReferenceWindow(s.reference_size)
+        self._window = ReferenceWindow(s.reference_size, self._season)
         self._dets = []
-        self._hist, self._carry_u, self._carry_r, self._carry_tag = [], [], [], None
+        self._reset_pipeline()
         ref = NumericReference.fit(s, window)
         self._ref = ref
         ctx = FitContext(s, self._arl, {**ref.range_reference, **ref.block_reference},
@@ -219,13 +224,17 @@ class NumericMonitor:
             self._dets = build(DEFAULTS["numeric"], ctx, specs)
         self._hist = ref.history(window.tail) if not ref.constant else []
 
+    def _reset_pipeline(self) -> None:
+        self._hist, self._carry_u, self._carry_r = [], [], []
+        self._carry_pos, self._carry_ts = [], []
+
     def _inputs(
         self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
     ) -> tuple[Flags, Blocks | None, np.ndarray, np.ndarray, np.ndarray]:
         """Range flags and block statistics of x[i:] (with the carry before it)."""
         ref = self._ref
         assert ref is not None
-        seg = x[i:]
+        seg = ref.deseasonalise(x[i:], ts[i:])
         tags = TagView(pos, ts, i)
         flags = Flags((seg < ref.range_low) | (seg > ref.range_high), tags)
         if ref.constant:
@@ -238,22 +247,27 @@ class NumericMonitor:
         if carry:
             u_all = np.concatenate([np.asarray(self._carry_u), u])
             r_all = np.concatenate([np.asarray(self._carry_r), r])
+            p_all = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:]])
+            t_all = np.concatenate([np.asarray(self._carry_ts), ts[i:]])
         else:
-            u_all, r_all = u, r
+            u_all, r_all, p_all, t_all = u, r, pos[i:], ts[i:]
         nb = len(u_all) // b
-        means, sds = block_stats(u_all[: nb * b], 0.0, 1.0, b)
-        raw_means, raw_sds = block_stats(r_all[: nb * b], 0.0, 1.0, b)
-        starts = np.arange(nb) * b - carry  # segment index of each block's first value
-        block_tags = [tags[int(j)] if j >= 0 else self._carry_tag for j in starts.tolist()]
+        used = nb * b
+        means, sds = block_stats(u_all[:used], 0.0, 1.0, b)
+        raw_means, raw_sds = block_stats(r_all[:used], 0.0, 1.0, b)
+        starts = np.arange(nb) * b  # index in the carried arrays of each block's first value
         blocks = Blocks(
             z=means * math.sqrt(b),
             mean=means,
             spread=(sds - ref.block_sd_mean) / ref.block_sd_sd,
             raw_mean=raw_means,
             raw_var=raw_sds * raw_sds,
-            tags=block_tags,  # type: ignore[arg-type]
-            ends=starts + (b - 1),
+            tags=list(zip(p_all[starts].tolist(), t_all[starts].tolist(), strict=True)),
+            ends=starts + (b - 1 - carry),
+            values=(u_all[:used].reshape(nb, b), p_all[:used].reshape(nb, b),
+                    t_all[:used].reshape(nb, b)),
         )
+        self._carried = (p_all, t_all)
         return flags, blocks, d, u_all, r_all
 
     def _monitor(
@@ -288,14 +302,11 @@ class NumericMonitor:
         carry = len(self._carry_u)
         done = int(np.searchsorted(blocks.ends, last, side="right")) * b  # in u_all
         stop = last + 1 + carry
-        if done < carry:  # no block completed: the old carry grows
-            self._carry_u = u_all[:stop].tolist()
-            self._carry_r = r_all[:stop].tolist()
-            return
+        p_all, t_all = self._carried
         self._carry_u = u_all[done:stop].tolist()
         self._carry_r = r_all[done:stop].tolist()
-        k = done - carry + i  # index in x of the new carry's first value
-        self._carry_tag = (int(pos[k]), float(ts[k])) if self._carry_u else None
+        self._carry_pos = p_all[done:stop].tolist()
+        self._carry_ts = t_all[done:stop].tolist()
 
     # -- detections ------------------------------------------------------------------------
     def _detection(
@@ -328,7 +339,7 @@ class NumericMonitor:
         # Re-baseline: the next values form a new reference.
         self._ref = None
         self._dets = []
-        self._hist, self._carry_u, self._carry_r, self._carry_tag = [], [], [], None
+        self._reset_pipeline()
         return detection
 
     # -- state ---------------------------------------------------------------------------
@@ -339,7 +350,7 @@ class NumericMonitor:
             "ref": None if self._ref is None else self._ref.to_state(),
             "detectors": [[d.name, d.to_state()] for d in self._dets],
             "pipeline": [list(self._hist), list(self._carry_u), list(self._carry_r),
-                         None if self._carry_tag is None else list(self._carry_tag)],
+                         list(self._carry_pos), list(self._carry_ts)],
             "discrete": None if self._discrete is None else self._discrete.to_state(),
             "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.detections],
@@ -351,11 +362,12 @@ class NumericMonitor:
         ref = state["ref"]
         self._ref = None if ref is None else NumericReference.from_state(self.settings, ref)
         self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
-        hist, cu, cr, tag = state["pipeline"]
+        hist, cu, cr, cp, ct = state["pipeline"]
         self._hist = [float(v) for v in hist]
         self._carry_u = [float(v) for v in cu]
         self._carry_r = [float(v) for v in cr]
-        self._carry_tag = None if tag is None else (int(tag[0]), float(tag[1]))
+        self._carry_pos = [int(v) for v in cp]
+        self._carry_ts = [float(v) for v in ct]
         if self._ref is not None and len(self._hist) != self._ref.order:
             raise ValueError("numeric monitor state: whitening history of the wrong length")
         self._discrete = None

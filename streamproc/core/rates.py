@@ -28,6 +28,8 @@ _RATE_MIN_COUNT = 200
 _RATE_MAX_FACTOR = 10
 # Flags per block when measuring how much the reference's counts vary.
 _DISPERSION_BLOCK = 100
+# Pseudo-events of the whole reference's rate in each phase bin's (declared season).
+_SEASON_PRIOR = 10.0
 
 
 class RateMonitor:
@@ -76,6 +78,11 @@ class RateMonitor:
         self._last_flag = False  # the flag before the current batch (pairs across batches)
         self._p_ref: float | None = None
         self._vif = 1.0
+        self._season = settings.season_for(signal, feature)
+        bins = 0 if self._season is None else self._season.bins
+        self._bin_n = [0] * bins  # a declared season's reference counts per phase bin
+        self._bin_ones = [0] * bins
+        self._ref_span = [0.0, 0.0]
         self._dets: list[Detector] = []
         self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
@@ -147,18 +154,32 @@ class RateMonitor:
                 if take:
                     self._last_flag = bool(chunk[-1])
                     self._count_blocks(chunk)
+                    if self._season is not None:
+                        self._count_bins(chunk, ts[i : i + take])
                 self._ref_n += take
                 i += take
                 if self._ref_n == checkpoint and self._reference_is_enough():
                     self._finish_reference()
                 continue
-            hit = race([(self._dets, Flags(x[i:], TagView(pos, ts, i)))], total - i)
+            bins = None if self._season is None else self._season.bin_of(ts[i:])
+            hit = race([(self._dets, Flags(x[i:], TagView(pos, ts, i), bins))], total - i)
             if hit is None:
                 break
             j = i + hit[0]
             out.append(self._detection(hit[1], int(pos[j]), float(ts[j])))
             i = j + 1
         return out
+
+    def _count_bins(self, chunk: np.ndarray, ts: np.ndarray) -> None:
+        assert self._season is not None
+        if self._ref_n == 0:
+            self._ref_span = [float(ts[0]), float(ts[0])]
+        self._ref_span[1] = max(self._ref_span[1], float(ts.max()))
+        bins = self._season.bin_of(ts)
+        n, ones = np.asarray(self._bin_n), np.asarray(self._bin_ones)
+        np.add.at(n, bins, 1)
+        np.add.at(ones, bins, chunk.astype(np.int64))
+        self._bin_n, self._bin_ones = n.tolist(), ones.tolist()
 
     def _count_blocks(self, chunk: np.ndarray) -> None:
         first = self._ref_n // _DISPERSION_BLOCK
@@ -182,6 +203,8 @@ class RateMonitor:
         keep learning until both outcomes were seen _RATE_MIN_COUNT times (or never
         the rarer one), up to _RATE_MAX_FACTOR reference windows. A dependent stream
         (bursts, a cycling rate) learns over all of them: a slow cycle needs the span."""
+        if self._season is not None:  # a declared season: a whole one, every bin filled
+            return self._season.covered(self._ref_span[0], self._ref_span[1], self._bin_n)
         rare = min(self._ref_ones, self._ref_n - self._ref_ones)
         longest = _RATE_MAX_FACTOR * self.settings.reference_size
         if self._ref_n >= longest:
@@ -199,11 +222,18 @@ class RateMonitor:
         sample = _bernoulli_sample(p)
         # Bursts: the reference rate is as uncertain as from n / VIF independent flags,
         # and the CUSUM's walk varies VIF times as much (its threshold scales with it).
-        vif = self.vif
+        vif = 1.0 if self._season is not None else self.vif
         self._vif = vif
-        ctx = FitContext(self.settings, self._arl,
-                         {"ones": round(self._ref_ones / vif), "n": round(self._ref_n / vif),
-                          "factor": vif}, sample=sample)
+        reference: dict[str, Any] = {"ones": round(self._ref_ones / vif),
+                                     "n": round(self._ref_n / vif), "factor": vif}
+        if self._season is not None:
+            # Each phase bin's rate, shrunk towards the whole reference's by
+            # _SEASON_PRIOR pseudo-events (a quiet bin is not all noise).
+            n, ones = np.asarray(self._bin_n, float), np.asarray(self._bin_ones, float)
+            rates = (ones + _SEASON_PRIOR * self._p_ref) / (n + _SEASON_PRIOR)
+            floor = wilson_upper(0, max(self._ref_n, 1))
+            reference["bin_rates"] = np.clip(rates, floor, 1.0).tolist()
+        ctx = FitContext(self.settings, self._arl, reference, sample=sample)
         dets = build([self.detector], ctx)
         if not dets:  # in-control rate too high to test for a rise
             return
@@ -233,6 +263,8 @@ class RateMonitor:
         self._p_ref = None
         self._ref_n = self._ref_ones = self._ref_pairs = 0
         self._ref_blocks = []
+        self._bin_n = [0] * len(self._bin_n)
+        self._bin_ones = [0] * len(self._bin_ones)
         return detection
 
     # -- state ---------------------------------------------------------------------------
@@ -242,6 +274,7 @@ class RateMonitor:
             "ref": [self._ref_n, self._ref_ones, self._ref_start, self._ref_pairs,
                     int(self._last_flag)],
             "ref_blocks": list(self._ref_blocks),
+            "season": [self._bin_n, self._bin_ones, self._ref_span],
             "vif": self._vif,
             "p_ref": self._p_ref,
             "detectors": [[d.name, d.to_state()] for d in self._dets],
@@ -255,6 +288,9 @@ class RateMonitor:
         self._ref_n, self._ref_ones, self._ref_start, self._ref_pairs = ref_n, ones, start, pairs
         self._last_flag = bool(last)
         self._ref_blocks = [int(v) for v in state["ref_blocks"]]
+        bin_n, bin_ones, span = state["season"]
+        self._bin_n, self._bin_ones = [int(v) for v in bin_n], [int(v) for v in bin_ones]
+        self._ref_span = [float(v) for v in span]
         self._vif = float(state["vif"])
         p_ref = state["p_ref"]
         self._p_ref = None if p_ref is None else float(p_ref)

@@ -30,6 +30,7 @@ from river import drift
 
 from ..calibration import adwin_delta
 from ..detection import severity_from_shift
+from ..packing import pack, unpack
 from . import register
 from .base import Blocks, FitContext, Report, SequentialDetector
 from .mean import MeanCusum
@@ -95,6 +96,23 @@ class _Mirror:
 
     def raw_total(self) -> float:
         return sum(b[2] for buckets in self.levels for b in buckets)
+
+    def to_state(self) -> list[Any]:
+        flat = [b for buckets in self.levels for b in buckets]
+        return [[len(buckets) for buckets in self.levels], pack([b[0] for b in flat], "<i8"),
+                pack([b[1] for b in flat]), pack([b[2] for b in flat])]
+
+    @classmethod
+    def from_state(cls, state: list[Any]) -> _Mirror:
+        sizes, pos, ts, raw = state
+        p, t, r = unpack(pos, "<i8").tolist(), unpack(ts).tolist(), unpack(raw).tolist()
+        if sum(sizes) != len(p) or not len(p) == len(t) == len(r) or min(sizes, default=0) < 0:
+            raise ValueError("adwin: bucket mirror state is inconsistent")
+        levels, at = [], 0
+        for k in sizes:
+            levels.append([[p[i], t[i], r[i]] for i in range(at, at + k)])
+            at += k
+        return cls(levels or [[]])
 
 
 @register
@@ -184,7 +202,7 @@ class RiverADWIN(SequentialDetector):
             "params": [self.block_size, self.clock, self.adwin.delta],
             "river": base64.b64encode(blob).decode("ascii"),
             "detected": int(bool(self.adwin.drift_detected)),
-            "mirror": self.mirror.levels,
+            "mirror": self.mirror.to_state(),
             "n": self._n,
             "report": None if self._report is None else [list(self._report[0]),
                                                          *self._report[1:]],
@@ -200,9 +218,8 @@ class RiverADWIN(SequentialDetector):
             raise ValueError("adwin: River state is not base64") from None
         restore_river_state(adwin._helper, blob, "adwin")
         adwin._drift_detected = bool(state["detected"])
-        levels = [[[int(p), float(t), float(r)] for p, t, r in level]
-                  for level in state["mirror"]]
-        det = cls(int(b), int(clock), adwin, _Mirror(levels or [[]]), int(state["n"]))
+        det = cls(int(b), int(clock), adwin, _Mirror.from_state(state["mirror"]),
+                  int(state["n"]))
         rep = state["report"]
         if rep is not None:
             (p, t), shift, width = rep

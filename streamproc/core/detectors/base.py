@@ -65,10 +65,12 @@ class TagView:
 
 @dataclass(slots=True)
 class Flags:
-    """One 0/1 item per event of a segment; ``ends[i] == i``."""
+    """One 0/1 item per event of a segment; ``ends[i] == i``; ``bins``: each event's
+    phase bin when a season is declared."""
 
     x: np.ndarray  # bool
     tags: TagView
+    bins: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -98,6 +100,9 @@ class Blocks:
     raw_var: np.ndarray
     tags: Sequence[Tag]
     ends: np.ndarray
+    # (whitened scores, positions, times) of every value, one row per block: onsets
+    # within a block are estimated from them.
+    values: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
     _cache: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property

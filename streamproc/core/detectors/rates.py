@@ -60,10 +60,10 @@ class BernoulliDetector(VectorDetector):
     def scan(self, inp: Flags, limit: int) -> int:
         if self.cusum.drift_detected:
             self.cusum.restart()
-        return self.cusum.scan(inp.x, limit, inp.tags)
+        return self.cusum.scan(inp.x, limit, inp.tags, inp.bins)
 
     def advance(self, inp: Flags, n: int) -> None:
-        self.cusum.advance(inp.x, n, inp.tags)
+        self.cusum.advance(inp.x, n, inp.tags, inp.bins)
 
     def report(self, position: int, reference: dict[str, Any]) -> Report:
         c = self.cusum
@@ -109,12 +109,23 @@ class _ReferenceRate(BernoulliDetector):
         ref = ctx.reference
         ones, n, factor = int(ref["ones"]), int(ref["n"]), float(ref.get("factor", 1.0))
         p0, p1, h = bernoulli_design(ones, n, ctx.arl_events)
+        bins = ref.get("bin_rates")
+        if bins is not None:
+            # A declared season: each phase bin's own rate, Lorden's threshold (its bound
+            # holds whatever the design rate of each step).
+            if max(bins) >= MAX_DESIGN_RATE:
+                return None
+            return cls(BernoulliCusum(p0, alternative_rate(p0),
+                                      bernoulli_threshold(ctx.arl_events), bins),
+                       [-1, n, factor])
         if p0 >= MAX_DESIGN_RATE:  # (nearly) always on: no rise left to detect
             return None
         return cls(BernoulliCusum(p0, p1, h * factor), [ones, n, factor])
 
     def _threshold(self, arl_events: float) -> float:
         ones, n, _ = self.design
+        if ones < 0:  # seasonal design
+            return bernoulli_threshold(arl_events)
         return bernoulli_design(int(ones), int(n), arl_events)[2]
 
 
