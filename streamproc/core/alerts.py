@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import __version__
 from .detection import Detection
 from .detectors import detector_class
 
@@ -94,5 +95,7 @@ def make_alert(
         "onset": {"position": d.onset_position, "event_timestamp": rfc3339(d.onset_timestamp)},
         "source": {"topic": topic, "partition": partition, "offset": offset},
         "statistics": _clean(d.statistics),
+        "provenance": _clean({**d.provenance, "model_version": model_version,
+                              "streamproc_version": __version__}),
         "summary": summary(d, model_id, model_version),
     }

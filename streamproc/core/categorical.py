@@ -93,6 +93,7 @@ class CategoricalMonitor:
         self._ref_blocks: list[dict[str, int]] = []  # counts per dispersion block
         self._vif = 1.0
         self._season = settings.season_for(signal, feature)
+        self._window: dict[str, Any] = {}  # the reference being collected: first/last event
         self._bin_counts: list[dict[str, int]] = []  # a declared season's, per phase bin
         self._ref_span = [math.inf, -math.inf]  # first and latest event time of the reference
         self._ref: dict[str, Any] | None = None
@@ -128,6 +129,11 @@ class CategoricalMonitor:
         return {d.name: s for d in self._detectors() if (s := d.score) is not None}
 
     @property
+    def dependence(self) -> float | None:
+        """The reference's variance inflation factor (1: independent), once learnt."""
+        return None if self._ref is None else float(self._ref.get("vif", 1.0))
+
+    @property
     def learning(self) -> bool:
         """True while the monitor collects its reference (warm-up): no detection yet."""
         return self._ref is None
@@ -139,15 +145,19 @@ class CategoricalMonitor:
         return dict(zip(self._ref["names"], self._ref["shares"], strict=True))
 
     # -- update --------------------------------------------------------------------------
-    def update(self, values: list[str], pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed category names with their event positions and times; return detections."""
+    def update(self, values: list[str], pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed category names with their event positions and times (and source offsets,
+        for the provenance of references); return detections."""
         out: list[Detection] = []
         n = len(values)
         self.n += n
         i = 0
         while i < n:
             if self._ref is None:
+                start = i
                 i = self._collect_reference(values, ts, i)
+                self._track_window(pos, ts, off, start, i)
                 continue
             hit = self._monitor(values, pos, ts, i)
             if hit is None:
@@ -156,6 +166,26 @@ class CategoricalMonitor:
             out.append(detection)
             i = j + 1
         return out
+
+    def _track_window(self, pos: np.ndarray, ts: np.ndarray, off: np.ndarray | None,
+                      start: int, end: int) -> None:
+        """Remember which events form the reference (its provenance)."""
+        if end <= start:
+            return
+        w = self._window
+        if not w:
+            w.update(first_position=int(pos[start]), first_event_time=float(ts[start]),
+                     first_offset=-1 if off is None else int(off[start]))
+        w.update(last_position=int(pos[end - 1]), last_event_time=float(ts[end - 1]),
+                 last_offset=-1 if off is None else int(off[end - 1]))
+        if self._ref is not None:  # the reference just completed in this range
+            self._ref["window"] = {"n": self._ref["n"], **w}
+            self._window = {}
+
+    def set_window(self, window: dict[str, Any]) -> None:
+        """The reference's provenance when it was handed over by a numeric monitor."""
+        if self._ref is not None:
+            self._ref["window"] = dict(window)
 
     def _collect_reference(self, values: list[str], ts: np.ndarray, i: int) -> int:
         size = self.settings.reference_size
@@ -492,7 +522,8 @@ class CategoricalMonitor:
                 "examples": new,
             }
         detection = make_detection(self.signal, self.feature, fired, position, float(ts[j]),
-                                   report, stats)
+                                   report, stats, ref.get("window", {"n": ref["n"]}),
+                                   self.settings.budget, self._arl)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
@@ -523,6 +554,7 @@ class CategoricalMonitor:
             "ref": None if self._ref is None else dict(self._ref),
             "seen": sorted(self._seen),
             "index": dict(self._index),
+            "window": dict(self._window),
             "carry": [list(self._carry),
                       None if self._carry_tag is None else list(self._carry_tag)],
             "predicted": self._pred,
@@ -545,6 +577,7 @@ class CategoricalMonitor:
         self._ref = None if state["ref"] is None else dict(state["ref"])
         self._index = {str(k): int(v) for k, v in state["index"].items()}
         self._seen = {str(v) for v in state["seen"]}
+        self._window = dict(state["window"])
         codes, tag = state["carry"]
         self._carry = [int(v) for v in codes]
         self._carry_tag = None if tag is None else (int(tag[0]), float(tag[1]))

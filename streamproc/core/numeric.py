@@ -147,6 +147,13 @@ class NumericMonitor:
                 return ref.mean + ref.sd * recent
         return ref.mean
 
+    @property
+    def dependence(self) -> float | None:
+        """The reference's variance inflation factor (1: independent), once learnt."""
+        if self._discrete is not None:
+            return self._discrete.dependence
+        return None if self._ref is None else self._ref.vif
+
     def scores(self) -> dict[str, float]:
         """Detector name -> statistic / threshold (1.0 alarms), where a detector says."""
         if self._discrete is not None:
@@ -154,14 +161,17 @@ class NumericMonitor:
         return {d.name: s for d in self._dets if (s := d.score) is not None}
 
     # -- update --------------------------------------------------------------------------
-    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed finite values with their event positions and times; return detections.
+    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed finite values with their event positions and times (and source offsets,
+        for the provenance of references); return detections.
 
         Values beyond +-MAX_ABS_VALUE are skipped (callers count them as unusable).
         """
         usable = np.abs(x) <= MAX_ABS_VALUE
         if not usable.all():
             x, pos, ts = x[usable], pos[usable], ts[usable]
+            off = None if off is None else off[usable]
         out: list[Detection] = []
         n = len(x)
         self.n += n
@@ -170,7 +180,7 @@ class NumericMonitor:
             if self._ref is None and self._discrete is None:
                 window = self._window
                 full = window.window_full
-                i = window.add(x, pos, ts, i)
+                i = window.add(x, pos, ts, i, off)
                 if window.window_full and not full:
                     self._first_window()
                 if window.complete:
@@ -178,7 +188,8 @@ class NumericMonitor:
                 continue
             if self._discrete is not None:
                 out += self._discrete.update(
-                    [category_name(v) for v in x[i:].tolist()], pos[i:], ts[i:]
+                    [category_name(v) for v in x[i:].tolist()], pos[i:], ts[i:],
+                    None if off is None else off[i:],
                 )
                 break
             hit = self._monitor(x, pos, ts, i)
@@ -202,6 +213,7 @@ class NumericMonitor:
             times = np.asarray(window.value_ts) if window.value_ts else zeros
             self._discrete.update([category_name(v) for v in values.tolist()],
                                   zeros.astype(np.int64), times)
+            self._discrete.set_window(window.window_info())
             return
         constant = float(values.max()) == float(values.min())
         window.extend(1.0 if constant else NumericReference.dependence(values).extension)
@@ -328,7 +340,8 @@ class NumericMonitor:
         # errors belong to their own signal.
         quality = primary.name == "out_of_range" and self.signal == "feature"
         detection = make_detection("data_quality" if quality else self.signal, self.feature,
-                                   fired, position, float(ts[j]), report, stats)
+                                   fired, position, float(ts[j]), report, stats, ref.window,
+                                   self.settings.budget, self._arl)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1

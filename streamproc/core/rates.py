@@ -79,6 +79,7 @@ class RateMonitor:
         self._p_ref: float | None = None
         self._vif = 1.0
         self._season = settings.season_for(signal, feature)
+        self._window: dict[str, Any] = {}  # first/last event of the reference (provenance)
         bins = 0 if self._season is None else self._season.bins
         self._bin_n = [0] * bins  # a declared season's reference counts per phase bin
         self._bin_ones = [0] * bins
@@ -114,6 +115,11 @@ class RateMonitor:
         return {d.name: s for d in self._dets if (s := d.score) is not None}
 
     @property
+    def dependence(self) -> float | None:
+        """The reference's variance inflation factor (1: independent), once learnt."""
+        return None if self._p_ref is None else self._vif
+
+    @property
     def learning(self) -> bool:
         """True while the monitor collects its reference (warm-up): no detection yet."""
         return self._p_ref is None
@@ -127,8 +133,10 @@ class RateMonitor:
         return self.ones / self.n if self.n else 0.0
 
     # -- update --------------------------------------------------------------------------
-    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed 0/1 items with their event positions and times; return detections."""
+    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed 0/1 items with their event positions and times (and source offsets, for
+        the provenance of references); return detections."""
         out: list[Detection] = []
         total = len(x)
         self.n += total
@@ -149,6 +157,14 @@ class RateMonitor:
                 self._ref_ones += int(np.count_nonzero(chunk))
                 if self._ref_n == 0:
                     self._last_flag = False
+                    self._window = {"first_position": int(pos[i]),
+                                    "first_event_time": float(ts[i]),
+                                    "first_offset": -1 if off is None else int(off[i])}
+                if take:
+                    self._window.update(
+                        last_position=int(pos[i + take - 1]),
+                        last_event_time=float(ts[i + take - 1]),
+                        last_offset=-1 if off is None else int(off[i + take - 1]))
                 self._ref_pairs += int(np.count_nonzero(chunk[1:] & chunk[:-1])) + int(
                     bool(self._last_flag and take and chunk[0]))
                 if take:
@@ -252,7 +268,8 @@ class RateMonitor:
             **{k: v for k, v in report.extra.items() if k != "design_rate"},
         }
         detection = make_detection(self.signal, self.feature, fired, position, timestamp,
-                                   report, stats)
+                                   report, stats, {"n": self._ref_n, **self._window},
+                                   self.settings.budget, self._arl)
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
         if detection.suppressed:  # same episode: keep the reference, restart the tests
             for det in fired:
@@ -276,6 +293,7 @@ class RateMonitor:
             "ref_blocks": list(self._ref_blocks),
             "season": [self._bin_n, self._bin_ones, self._ref_span],
             "vif": self._vif,
+            "window": dict(self._window),
             "p_ref": self._p_ref,
             "detectors": [[d.name, d.to_state()] for d in self._dets],
             "last_alert": {k: list(v) for k, v in self._last_alert.items()},
@@ -292,6 +310,7 @@ class RateMonitor:
         self._bin_n, self._bin_ones = [int(v) for v in bin_n], [int(v) for v in bin_ones]
         self._ref_span = [float(v) for v in span]
         self._vif = float(state["vif"])
+        self._window = dict(state["window"])
         p_ref = state["p_ref"]
         self._p_ref = None if p_ref is None else float(p_ref)
         self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]

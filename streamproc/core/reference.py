@@ -39,7 +39,7 @@ _CONSTANT_RTOL = 1e-12
 # each side: light-tailed features then almost never leave it in control, while a unit
 # change or a flood of outliers still does at once.
 _RANGE_MARGIN = 0.05
-_INTEGERS = ("n", "start_position", "end_position")
+_INTEGERS = ("n", "start_position", "end_position", "first_offset", "last_offset")
 
 
 class NumericReference:
@@ -83,6 +83,7 @@ class NumericReference:
             "start_position": first[0], "end_position": last[0],
             "start_time": first[1], "end_time": last[1],
             "range_low": lo - margin, "range_high": hi + margin,
+            "first_offset": window.offsets[0], "last_offset": window.offsets[1],
         }
         if sd == 0.0 or sd <= _CONSTANT_RTOL * abs(mean):
             return cls(summary, None, {"vif": 1.0})
@@ -196,6 +197,15 @@ class NumericReference:
         independent ones for how far its extremes reach."""
         return {"n": max(1, int(self.n / self.vif))}
 
+    @property
+    def window(self) -> dict[str, Any]:
+        """Which events formed the reference (the provenance of every detection)."""
+        s = self.summary
+        return {"n": int(s["n"]), "first_position": int(s["start_position"]),
+                "last_position": int(s["end_position"]), "first_event_time": s["start_time"],
+                "last_event_time": s["end_time"], "first_offset": int(s["first_offset"]),
+                "last_offset": int(s["last_offset"])}
+
     def report_stats(self) -> dict[str, Any]:
         """The reference as an alert states it."""
         s = self.summary
@@ -289,6 +299,7 @@ class ReferenceWindow:
         self.tail_phases: list[float] = []
         self.first: tuple[int, float] = (0, 0.0)
         self.last: tuple[int, float] = (0, 0.0)
+        self.offsets = [-1, -1]  # source offsets of the first and last value (-1: unknown)
         self.latest = -math.inf  # latest event time seen (times may arrive out of order)
         self.extremes: tuple[float, float] = (math.inf, -math.inf)
         self.target = 0  # events the reference spans at least (set after the first window)
@@ -311,11 +322,13 @@ class ReferenceWindow:
         return self.season is None or self.season.covered(self.first[1], self.latest,
                                                            self.bin_n)
 
-    def add(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int) -> int:
+    def add(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int,
+            off: np.ndarray | None = None) -> int:
         """Take values from x[i:] until the window (or the whole reference) is full."""
         if self.seen == 0:
             self.first = (int(pos[i]), float(ts[i]))
             self.latest = float(ts[i])
+            self.offsets[0] = -1 if off is None else int(off[i])
         phases = None if self.season is None else self.season.phase_of(ts[i:])
         bins = None if phases is None else np.minimum(phases.astype(np.int64),
                                                       self.season.bins - 1)  # type: ignore[union-attr]
@@ -345,7 +358,14 @@ class ReferenceWindow:
         self.latest = max(self.latest, float(ts[i : i + take].max()))
         self.seen += take
         self.last = (int(pos[i + take - 1]), float(ts[i + take - 1]))
+        self.offsets[1] = -1 if off is None else int(off[i + take - 1])
         return i + take
+
+    def window_info(self) -> dict[str, Any]:
+        """Which events formed the reference (its provenance)."""
+        return {"n": self.seen, "first_position": self.first[0], "last_position": self.last[0],
+                "first_event_time": self.first[1], "last_event_time": self.last[1],
+                "first_offset": self.offsets[0], "last_offset": self.offsets[1]}
 
     def _until_complete(self, ts: np.ndarray, bins: np.ndarray | None) -> int:
         """How many of these values complete the reference (all of them if they don't)."""
@@ -455,6 +475,7 @@ class ReferenceWindow:
         kept = out.values + out.sample
         out.extremes = (min(kept), max(kept))
         out.first, out.last, out.seen, out.target = self.first, self.last, self.seen, self.target
+        out.offsets = list(self.offsets)
         out.tail = standardised(self.tail, self.tail_phases)
         return out
 
@@ -464,7 +485,7 @@ class ReferenceWindow:
                 "runs": [pack(r) for r in self.runs],
                 "run_phases": [pack(p) for p in self.run_phases],
                 "tail": list(self.tail), "tail_phases": list(self.tail_phases),
-                "first": list(self.first), "last": list(self.last),
+                "first": list(self.first), "last": list(self.last), "offsets": self.offsets,
                 "latest": None if self.seen == 0 else self.latest,
                 "extremes": [self.extremes[0], self.extremes[1]] if self.seen else None,
                 "season": None if self.season is None else self.season.to_state(),
@@ -483,6 +504,7 @@ class ReferenceWindow:
         w.tail_phases = [float(v) for v in state["tail_phases"]]
         w.first = (int(state["first"][0]), float(state["first"][1]))
         w.last = (int(state["last"][0]), float(state["last"][1]))
+        w.offsets = [int(v) for v in state["offsets"]]
         w.latest = -math.inf if state["latest"] is None else float(state["latest"])
         ext = state["extremes"]
         if ext is not None:

@@ -285,16 +285,24 @@ def race(
 
 def detection(
     signal: str, feature: str | None, fired: Sequence[Detector], position: int,
-    timestamp: float, report: Report, stats: dict[str, Any],
+    timestamp: float, report: Report, stats: dict[str, Any], window: dict[str, Any],
+    budget: Any, arl_events: float,
 ) -> Detection:
     """The Detection of an alarm: named after the first detector that fired, with the
-    others and the parameters in force in its statistics."""
+    others in its statistics, and its provenance: the reference ``window`` it was
+    judged against, the detector's parameters and the false-alarm budget in force."""
     onset = report.onset or (position, timestamp)
     if len(fired) > 1:
         stats["detectors_fired"] = [d.name for d in fired]
-    stats["detector_params"] = fired[0].params()
+    provenance = {
+        "reference": window,
+        "detector": {"name": fired[0].name, **fired[0].params()},
+        "false_alarm_budget": {"events": float(budget.events), "scope": budget.scope,
+                               "detector_events": float(arl_events)},
+    }
     return Detection(
         signal=signal, feature=feature, detector=fired[0].name, position=position,
         timestamp=timestamp, onset_position=int(onset[0]), onset_timestamp=float(onset[1]),
         direction=report.direction, severity=report.severity, statistics=stats,
+        provenance=provenance,
     )
