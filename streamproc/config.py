@@ -94,6 +94,21 @@ class DetectionSettings(BaseModel):
         default_factory=dict, description="Declared cycle per feature (or 'prediction')."
     )
     season_bins: int = Field(24, ge=2, le=1000, description="Phase bins of a declared season.")
+    numeric_detectors: list[str] | None = Field(
+        None, description="Built-in detectors of numeric monitors (default: cusum, adwin, "
+        "spread, out_of_range; [] runs only the configured River detectors)."
+    )
+
+    @field_validator("numeric_detectors")
+    @classmethod
+    def _numeric_detectors(cls, value: list[str] | None) -> list[str] | None:
+        from .core.detectors import DEFAULTS
+
+        for name in value or []:
+            if name not in DEFAULTS["numeric"]:
+                raise ValueError(f"{name!r} is not a built-in numeric detector; choose from "
+                                 + ", ".join(DEFAULTS["numeric"]))
+        return value
 
     @field_validator("seasonality")
     @classmethod
@@ -125,6 +140,8 @@ class DetectionSettings(BaseModel):
             feature_seasonality=tuple(
                 sorted((k, parse_duration(v)) for k, v in self.feature_seasonality.items())),
             season_bins=self.season_bins,
+            numeric_detectors=None if self.numeric_detectors is None
+            else tuple(self.numeric_detectors),
         )
 
 

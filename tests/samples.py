@@ -22,6 +22,15 @@ def drift_alert(**changes: Any) -> dict[str, Any]:
         "source": {"topic": "features", "partition": 2, "offset": 4559},
         "statistics": {"reference": {"n": 2000, "mean": 10.85, "sd": 4.46},
                        "current": {"mean": 14.45, "n": 64}, "shift_sd": 0.80},
+        "provenance": {
+            "reference": {"n": 2000, "first_position": 0, "last_position": 1999,
+                          "first_event_time": 1764228600.0, "last_event_time": 1764228620.0,
+                          "first_offset": 0, "last_offset": 1999},
+            "detector": {"name": "cusum", "implementation": "streamproc two-sided CUSUM on "
+                         "block means", "block_size": 16, "allowance": 1.0, "threshold": 8.1},
+            "false_alarm_budget": {"events": 100000.0, "scope": "model",
+                                   "detector_events": 1500000.0},
+            "model_version": "v3", "streamproc_version": "0.1.0"},
         "summary": "churn-model v3: feature 'avg_session_minutes' mean shifted up by 0.80 sd; "
                    "onset at event 4496, detected at event 4559 by cusum [high]",
         **changes,

@@ -112,7 +112,7 @@ def test_backtest_pipe_prints_onset_and_detection() -> None:
     x = np.concatenate([rng.normal(0, 1, 50_000), rng.normal(0.5, 1, 10_000)])
     result = run_cli("backtest", "--stdin", stdin="\n".join(f"{v:.6f}" for v in x) + "\n")
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "50000 50079\n"
+    assert result.stdout == "50004 50079\n"  # onset: the change point within the blocks
 
 
 def test_backtest_pipe_names_a_bad_line() -> None:

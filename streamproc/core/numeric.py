@@ -86,8 +86,13 @@ class NumericMonitor:
 
     # -- configuration -----------------------------------------------------------------
     @property
+    def _builtin(self) -> tuple[str, ...]:
+        chosen = self.settings.numeric_detectors
+        return DEFAULTS["numeric"] if chosen is None else chosen
+
+    @property
     def _numeric_names(self) -> list[str]:
-        names = list(DEFAULTS["numeric"])
+        names = list(self._builtin)
         names += [spec.name for spec in self.settings.river_detectors
                   if not spec.binary and spec.applies_to(self.signal, self.feature)]
         return names
@@ -229,11 +234,11 @@ class NumericMonitor:
         ctx = FitContext(s, self._arl, {**ref.range_reference, **ref.block_reference},
                          sample=ref.reference_means)
         if ref.constant:  # nothing to standardise against: only the range is tested
-            self._dets = build(["out_of_range"], ctx)
+            self._dets = build([n for n in self._builtin if n == "out_of_range"], ctx)
         else:
             specs = [spec for spec in s.river_detectors
                      if not spec.binary and spec.applies_to(self.signal, self.feature)]
-            self._dets = build(DEFAULTS["numeric"], ctx, specs)
+            self._dets = build(self._builtin, ctx, specs)
         self._hist = ref.history(window.tail) if not ref.constant else []
 
     def _reset_pipeline(self) -> None:

@@ -53,6 +53,9 @@ class MonitorSettings:
         ``prediction``), overriding ``seasonality``.
     season_bins
         Phase bins of a declared season (24: hours of a day).
+    numeric_detectors
+        The built-in detectors of numeric monitors (None: all of them, the default;
+        ``()``: only the configured River detectors).
     """
 
     reference_size: int = 2000
@@ -68,6 +71,7 @@ class MonitorSettings:
     seasonality: float | None = None
     feature_seasonality: tuple[tuple[str, float], ...] = ()
     season_bins: int = 24
+    numeric_detectors: tuple[str, ...] | None = None
 
     def season_for(self, signal: str, feature: str | None) -> Season | None:
         """The declared season of a monitor (a feature's own, else the model's)."""

@@ -41,7 +41,10 @@ def _send(events: EventProducer, start: int, stop: int, s) -> None:
 
 
 def _absorbed(w: WorkerProcess) -> float:
-    return w.total("streamproc_monitor_observations", signal="feature", feature="x")
+    """Events absorbed on both topics (the smaller count: states are compared after it)."""
+    features = w.total("streamproc_monitor_observations", signal="feature", feature="x")
+    predictions = w.total("streamproc_monitor_observations", signal="prediction")
+    return min(features, predictions)
 
 
 def _states(s) -> dict[int, object]:
