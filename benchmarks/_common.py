@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-__all__ = ["ROOT", "git_revision"]
+__all__ = ["ROOT", "git_revision", "package_version"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,3 +20,13 @@ def git_revision() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{rev} (with uncommitted changes)" if dirty else rev
+
+
+def package_version(dist: str) -> str:
+    """Installed version of a distribution, or "not installed"."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(dist)
+    except PackageNotFoundError:
+        return "not installed"

@@ -1,0 +1,402 @@
+"""Worker, latency and state runs of benchmarks/e2e.py (not a benchmark itself).
+
+Every run gets fresh topics and a fresh consumer group, so runs never see each
+other's events, offsets or state.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from _e2e_events import feature_events, live_events, model_ids
+from _e2e_kafka import (
+    Child,
+    Scrape,
+    WorkerProcess,
+    create_input_topics,
+    proc_cpu_seconds,
+    produce_all,
+    producer_config,
+    read_snapshots,
+    worker_values,
+)
+from _e2e_results import Case, LatencyResult, Plan, Profile, StateResult, WorkerRun, median
+
+from streamproc.broker import EmbeddedBroker, free_port
+from streamproc.config import DetectionSettings, load_settings
+from streamproc.core import snapshot
+from streamproc.kafka.common import check_reachable
+from streamproc.kafka.topics import ensure_topics
+
+__all__ = ["Session", "run_latency", "run_state", "run_worker"]
+
+PARTITIONS = 6  # the worker's default partition count
+REFERENCE = DetectionSettings().reference_size  # events a monitor learns before detecting
+COOLDOWN = DetectionSettings().cooldown_events  # a monitor's detections within it: not alerted
+# Scrape often enough to time a few-second run, but keep scraping under ~5% of the
+# worker's time: with 10,000 models one /metrics response is megabytes.
+SCRAPE_INTERVAL = 0.25
+SCRAPE_SHARE = 0.05
+SEED = 20_261_127
+
+
+def say(text: str) -> None:
+    import sys
+
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# One worker run
+# --------------------------------------------------------------------------------------------
+
+
+class Session:
+    """The broker, a scratch directory, and fresh names for every run."""
+
+    def __init__(self, broker: EmbeddedBroker, workdir: Path) -> None:
+        self.broker = broker
+        self.bootstrap = broker.bootstrap
+        self.workdir = workdir
+
+    def tag(self, what: str) -> str:
+        return f"{what}-{uuid.uuid4().hex[:8]}"
+
+    def inputs(self, tag: str) -> dict[str, str]:
+        """Create a run's (empty) input topics, 6 partitions each; return their settings."""
+        names = {k: f"{k}-{tag}" for k in ("features", "predictions", "labels")}
+        create_input_topics(self.bootstrap, list(names.values()), PARTITIONS)
+        return {f"{k}_topic": v for k, v in names.items()}
+
+    def worker(self, tag: str, inputs: dict[str, str], **overrides: Any) -> WorkerProcess:
+        """Create the run's output and state topics (as the worker would), then start it."""
+        values = worker_values(self.bootstrap, tag, PARTITIONS, **inputs, **overrides)
+        ensure_topics(check_reachable(self.bootstrap), load_settings(None, **values))
+        return WorkerProcess(values, free_port(), self.workdir / f"worker-{tag}.log")
+
+
+def _second_half(samples: list[Scrape], total: int) -> Scrape | None:
+    return next((s for s in samples if s.processed >= total / 2), None)
+
+
+def _rate(first: Scrape | None, last: Scrape | None) -> float | None:
+    if first is None or last is None or last.at - first.at < 0.5:
+        return None
+    return (last.processed - first.processed) / (last.at - first.at)
+
+
+def watch(worker: WorkerProcess, total: int, timeout: float,
+          broker_pid: int | None) -> tuple[list[Scrape], dict[str, float]]:
+    """Scrape until the worker has processed ``total`` events; CPU times at first/last."""
+    samples: list[Scrape] = []
+    cpu: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    interval = SCRAPE_INTERVAL
+    while True:
+        if not worker.alive():
+            raise RuntimeError(f"worker exited with {worker.proc.returncode}: {worker.tail()}")
+        if time.monotonic() > deadline:
+            got = samples[-1].processed if samples else 0
+            raise RuntimeError(f"worker timed out after {timeout:.0f} s at {got:,.0f}/{total:,}")
+        s = worker.scrape()
+        if s is not None:
+            samples.append(s)
+            if s.processed > 0 and "worker_first" not in cpu:
+                cpu["worker_first"], cpu["broker_first"] = (worker.cpu_seconds(),
+                                                            proc_cpu_seconds(broker_pid))
+            if s.processed >= total:
+                cpu["worker_last"], cpu["broker_last"] = (worker.cpu_seconds(),
+                                                          proc_cpu_seconds(broker_pid))
+                return samples, cpu
+            interval = max(SCRAPE_INTERVAL, s.seconds / SCRAPE_SHARE)
+        time.sleep(interval)
+
+
+def latest_snapshots(session: Session, state_topic: str) -> dict[int, Any]:
+    """Partition -> its snapshot record that includes the most events."""
+    best: dict[int, Any] = {}
+    for rec in read_snapshots(session.bootstrap, state_topic, PARTITIONS):
+        if rec.partition not in best or (rec.included, rec.offset) > (
+                best[rec.partition].included, best[rec.partition].offset):
+            best[rec.partition] = rec
+    return best
+
+
+def state_sizes(records: list[Any]) -> tuple[int, int]:
+    """(JSON bytes of the decoded states, bytes of the records as stored)."""
+    json_bytes = sum(len(orjson.dumps(snapshot.decode(r.blob)["state"])) for r in records)
+    return json_bytes, sum(len(r.blob) for r in records)
+
+
+def run_worker(session: Session, case: Case, inputs: dict[str, str], tag: str) -> WorkerRun:
+    started = time.monotonic()
+    worker = session.worker(tag, inputs)
+    try:
+        samples, cpu = watch(worker, case.events, 90 + case.events / 2000, session.broker.pid)
+        rss, hwm = worker.memory()
+    finally:
+        code = worker.terminate()
+    if code != 0:
+        raise RuntimeError(f"worker exited with {code} after SIGTERM: {worker.tail()}")
+    end = samples[-1]
+    if end.invalid or end.consumed != case.events:
+        raise RuntimeError(f"worker consumed {end.consumed:,.0f} and rejected "
+                           f"{end.invalid:,.0f} of {case.events:,} events")
+    first = next(s for s in samples if s.processed > 0)
+    inside = [s for s in samples if s.processed < case.events]
+    last = inside[-1] if inside and inside[-1].at - first.at >= 1.0 else end
+    span = last.at - first.at
+    records = list(latest_snapshots(session, f"state-{tag}").values())
+    json_bytes, stored = state_sizes(records)
+    v = end.values
+
+    def mean(name: str) -> float | None:
+        count = v.get(f"{name}_count", 0.0)
+        return v[f"{name}_sum"] / count if count else None
+
+    return WorkerRun(
+        rate=_rate(first, last) or float("nan"),
+        second_half_rate=_rate(_second_half(samples, case.events), last),
+        seconds=span, join_seconds=first.at - started,
+        worker_cpu=(cpu["worker_last"] - cpu["worker_first"]) / (end.at - first.at),
+        broker_cpu=(cpu["broker_last"] - cpu["broker_first"]) / (end.at - first.at),
+        rss=rss, hwm=hwm, metrics_bytes=end.size,
+        scrape_seconds=median([s.seconds for s in samples]) or 0.0, scrapes=len(samples),
+        checkpoint_seconds=mean("streamproc_checkpoint_duration_seconds"),
+        batch_seconds=mean("streamproc_batch_duration_seconds"),
+        alerts=int(v.get("streamproc_drift_alerts_total", 0)),
+        state_json=json_bytes, state_compressed=stored,
+        state_complete=sum(r.included for r in records) == case.events,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Latency
+# --------------------------------------------------------------------------------------------
+
+
+def produce_paced(bootstrap: str, topic: str, keys: list[bytes], heads: list[bytes],
+                  rate: float) -> float:
+    """Produce at ``rate`` events/s, stamping each with the time of its produce call.
+
+    Returns the achieved rate. ``linger.ms=5``: what a latency-minded serving layer
+    would set; the 5 ms are part of the measured latency.
+    """
+    from confluent_kafka import Producer
+
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 5}))
+    produce, clock, now = producer.produce, time.monotonic, time.time
+    sent, total = 0, len(heads)
+    started = clock()
+    while sent < total:
+        due = min(total, int((clock() - started) * rate) + 1)
+        if due <= sent:
+            producer.poll(0)
+            time.sleep(0.0005)
+            continue
+        while sent < due:
+            try:
+                produce(topic, heads[sent] + b"%.6f}" % now(), keys[sent])
+                sent += 1
+            except BufferError:
+                producer.poll(0.01)
+        producer.poll(0)
+    elapsed = clock() - started
+    if producer.flush(60):
+        raise RuntimeError("paced producer could not deliver everything")
+    return total / elapsed
+
+
+def run_latency(session: Session, case: Case, rate: float, plan: Plan) -> LatencyResult:
+    """Alerts' latency at ``rate`` on the headline's shape (features, models).
+
+    Each model shifts ``plan.latency_shifted`` features by +2 sd once it has its reference,
+    the models one after the other over ``plan.latency_window`` seconds; with two episodes
+    each shifts back once the first alert's cooldown has passed (so that is alerted too).
+    """
+    models = model_ids(case.models, PARTITIONS)
+    per_model_rate = rate / len(models)
+    warm = REFERENCE + 500  # every monitor has its reference before the first shift
+    back = COOLDOWN + 500  # the shift back falls after the first alert's cooldown
+    stagger = max(1, int(plan.latency_window * per_model_rate / len(models)))
+    toggles = [[warm + k * stagger + e * back for e in range(plan.latency_episodes)]
+               for k in range(len(models))]
+    per_model = toggles[-1][-1] + int(2.0 * per_model_rate)  # 2 s after the last toggle
+    count = per_model * len(models)
+    stream = live_events(count, case.features, models, SEED + 7, 2.0, plan.latency_shifted,
+                         toggles)
+    result = LatencyResult(rate, 0.0, count, case.features, len(models), len(toggles),
+                           plan.latency_shifted, plan.latency_episodes)
+    tag = session.tag("latency")
+    inputs = session.inputs(tag)
+    worker = session.worker(tag, inputs)
+    reader = Child("alerts", {"bootstrap": session.bootstrap, "topic": f"alerts-{tag}",
+                              "partitions": PARTITIONS, "group": session.tag("alerts")})
+    try:
+        wait_ready(worker)
+        say(f"latency: producing {count:,} events at {rate:,.0f}/s over {len(models)} models")
+        result.achieved_rate = produce_paced(session.bootstrap, inputs["features_topic"],
+                                             stream.keys, stream.heads, rate)
+        produced = time.monotonic()
+        samples, _ = watch(worker, count, 60 + count / 2000, None)
+        result.consumed = int(samples[-1].consumed)
+        result.lag_events = count - int(samples[0].processed)
+        result.drain_seconds = samples[-1].at - produced
+        time.sleep(1.0)  # the last alerts' way to the reader
+    except RuntimeError as exc:
+        result.failures.append(str(exc))
+    finally:
+        reader.close_stdin()
+        worker.terminate()
+    arrivals: list[dict[str, Any]] = []
+    reader.result(30, on_line=lambda tag, a: arrivals.append(a) if tag == "ALERT" else None)
+    for a in sorted(arrivals, key=lambda a: a["arrived"]):
+        stamped = datetime.fromisoformat(a["event_timestamp"].replace("Z", "+00:00"))
+        result.latencies_ms.append((a["arrived"] - stamped.timestamp()) * 1000)
+    say(f"latency: {len(arrivals)} alerts; worker lag at the end of producing "
+        f"{result.lag_events:,} events, drained in {result.drain_seconds:.1f} s")
+    result.hops = run_hops(session, rate, plan)
+    return result
+
+
+def _ready(worker: WorkerProcess) -> bool:
+    try:
+        with urllib.request.urlopen(worker.url + "/readyz", timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def run_hops(session: Session, rate: float, plan: Plan) -> dict[str, list[float]]:
+    """One hop producer -> Tansu -> consumer at ``rate``, with two consume-loop shapes."""
+    tag = session.tag("hop")
+    topic = session.inputs(tag)["features_topic"]
+    count = int(rate * plan.hop_seconds)
+    models = model_ids(12, PARTITIONS)
+    stream = live_events(count, 10, models, SEED + 11, 0.0, 0, [])
+    children = {shape: Child("hop", {"bootstrap": session.bootstrap, "topic": topic,
+                                     "partitions": PARTITIONS, "group": session.tag(shape),
+                                     "shape": shape})
+                for shape in ("worker", "reader")}
+    time.sleep(1.0)  # both assigned and fetching before the first event
+    produce_paced(session.bootstrap, topic, stream.keys, stream.heads, rate)
+    time.sleep(1.0)
+    out = {}
+    for shape, child in children.items():
+        child.close_stdin()
+        out[shape] = [x * 1000 for x in child.result(30)["latencies"]]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# State: N events, then 2N more, on one worker
+# --------------------------------------------------------------------------------------------
+
+
+def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not _ready(worker):
+        if time.monotonic() > deadline or not worker.alive():
+            raise RuntimeError(f"worker not ready within {timeout:.0f} s: {worker.tail()}")
+        time.sleep(0.2)
+
+
+def run_state(session: Session, plan: Plan,
+              measure_snapshot: Callable[[dict[str, Any]], float]) -> StateResult:
+    """Feed N events, then 2N more; after each phase: snapshots, checkpoint time, RSS.
+
+    Checkpoints every second (instead of 5) so that each phase has several; after each
+    phase the worker is left idle for 2.5 s, so its final checkpoint of the phase is in.
+    """
+    models = model_ids(plan.state_models, PARTITIONS)
+    n = plan.state_events
+    result = StateResult(len(models), 10)
+    events = feature_events(3 * n, 10, models, SEED + 13)
+    tag = session.tag("state")
+    inputs = session.inputs(tag)
+    worker = session.worker(tag, inputs, checkpoint_interval_seconds=1.0)
+    per_partition = [0] * PARTITIONS
+    wanted: list[list[int]] = []  # per phase: events of each partition included so far
+    try:
+        wait_ready(worker)
+        result.rss_idle = worker.memory()[0]
+        ck_sum = ck_count = 0.0
+        for lo, hi in ((0, n), (n, 3 * n)):
+            stored = produce_all(session.bootstrap, inputs["features_topic"], events[lo:hi],
+                                 PARTITIONS)
+            per_partition = [a + len(b) for a, b in zip(per_partition, stored, strict=True)]
+            wanted.append(list(per_partition))
+            watch(worker, hi, 60 + (hi - lo) / 2000, None)
+            time.sleep(2.5)
+            s = worker.scrape()
+            if s is None:
+                raise RuntimeError("state worker stopped answering /metrics")
+            total = s.values.get("streamproc_checkpoint_duration_seconds_sum", 0.0)
+            count = s.values.get("streamproc_checkpoint_duration_seconds_count", 0.0)
+            result.checkpoint_seconds.append(
+                (total - ck_sum) / (count - ck_count) if count > ck_count else None)
+            ck_sum, ck_count = total, count
+            result.rss.append(worker.memory()[0])
+            result.phases.append(hi)
+            say(f"state: {hi:,} events in, rss {result.rss[-1] / 2**20:.0f} MB")
+    except RuntimeError as exc:
+        result.failures.append(str(exc))
+    finally:
+        worker.terminate()
+    records = read_snapshots(session.bootstrap, f"state-{tag}", PARTITIONS)
+    for counts in wanted[: len(result.phases)]:
+        chosen = []
+        for p, included in enumerate(counts):
+            at = [r for r in records if r.partition == p and r.included == included]
+            if included and not at:
+                result.failures.append(f"no snapshot of partition {p} at {included} events")
+            chosen += at[-1:]
+        json_bytes, stored_bytes = state_sizes(chosen)
+        result.snapshot_json.append(json_bytes)
+        result.snapshot_compressed.append(stored_bytes)
+        result.encode_seconds.append(
+            sum(measure_snapshot(snapshot.decode(r.blob)["state"]) for r in chosen))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Profile
+# --------------------------------------------------------------------------------------------
+
+
+def run_profile(session: Session, case: Case, inputs: dict[str, str], rate: float,
+                revision: str) -> Profile:
+    """py-spy on one more worker run of ``case`` (not timed: sampling costs a little)."""
+    from _e2e_profile import record, summarise
+
+    # Sample at most while the worker works: py-spy is stopped (SIGINT: it then writes what
+    # it has) as soon as the worker has processed every event, so no idle tail is sampled.
+    seconds = max(2.0, min(30.0, 2 * case.events / rate))
+    worker = session.worker(session.tag(f"{case.label}-profile"), inputs)
+    try:
+        deadline = time.monotonic() + 60
+        while (s := worker.scrape()) is None or s.processed == 0:
+            if time.monotonic() > deadline or not worker.alive():
+                raise RuntimeError(f"profiled worker did not start: {worker.tail()}")
+            time.sleep(0.1)
+        spy, out = record(worker.pid, seconds)
+        sampling = time.monotonic()
+        watch(worker, case.events, 90 + case.events / 2000, None)
+        if spy.poll() is None:
+            spy.send_signal(signal.SIGINT)
+        _, err = spy.communicate(timeout=60)
+        seconds = min(seconds, time.monotonic() - sampling)
+    finally:
+        worker.terminate()
+    if not out.exists():
+        raise RuntimeError(f"py-spy failed: {err.decode(errors='replace').strip()[-300:]}")
+    total, main, lines, functions = summarise(out)
+    return Profile(revision, seconds, total, main, lines, functions)
