@@ -163,7 +163,30 @@ def _raw_rows(c: CaseResult) -> list[str]:
     return rows + [""] + [f"- {f}" for f in c.failures] + ([""] if c.failures else [])
 
 
-def _latency_lines(lat: LatencyResult) -> list[str]:
+def _group_lines(c: CaseResult) -> list[str]:
+    if not c.groups:
+        return []
+    n = c.groups[0].processes
+    rate = median([g.rate for g in c.groups])
+    lines = [f"## {n} worker processes in one group ({c.case.label})", "",
+             f"{n} workers started together in one consumer group on the same pre-produced "
+             "events, timed on the sum of their counters. A separate figure: the targets are "
+             "per process.", "",
+             "| run | group events/s | timed s | events counted per worker "
+             "| assignments per worker |", "|---:|---:|---:|---|---|"]
+    lines += [f"| {i + 1} | {g.rate:,.0f} | {g.seconds:.2f} | {g.counted} | {g.rebalances} |"
+              for i, g in enumerate(c.groups)]
+    lines += ["", f"- Median {_n(rate)} events/s, x{_n(_ratio(rate, c.worker_rate), '.2f')} "
+              f"one worker's median in the same run ({_n(c.worker_rate)}/s).", ""]
+    return lines
+
+
+def _latency_lines(lat: LatencyResult, head: CaseResult) -> list[str]:
+    w = head.last()
+    head_batch = None
+    if w is not None and w.batches and w.batch_seconds:
+        head_batch = (head.case.events / w.batches, w.batch_seconds * 1e6 * w.batches
+                      / head.case.events)
     ms = lat.latencies_ms
     lines = [
         f"- {lat.events:,} events of {lat.features} numeric features over {lat.models} "
@@ -174,7 +197,11 @@ def _latency_lines(lat: LatencyResult) -> list[str]:
                                            if lat.episodes > 1 else "") + ".",
         f"- Did the worker keep up? {lat.lag_events:,} events not yet counted when "
         f"producing ended; all {lat.consumed:,} counted {lat.drain_seconds:.1f} s later "
-        "(scrapes every 0.25 s).",
+        f"(scrapes every 0.25 s). Worker CPU {lat.worker_cpu:.2f} cores; {lat.batches:,} "
+        f"batches of {lat.consumed / max(lat.batches, 1):,.0f} events on average, "
+        f"{lat.batch_seconds / max(lat.consumed, 1) * 1e6:.0f} us of processing per event"
+        + (f" (pre-produced headline runs: batches of {head_batch[0]:,.0f} events, "
+           f"{head_batch[1]:.0f} us per event)" if head_batch else "") + ".",
         f"- {len(ms)} alerts: p50 {_n(percentile(ms, 50), '.0f')} ms, p90 "
         f"{_n(percentile(ms, 90), '.0f')} ms, p99 {_n(percentile(ms, 99), '.0f')} ms, max "
         f"{_n(max(ms) if ms else None, '.0f')} ms (produce call -> alert read from the alerts "
@@ -281,8 +308,9 @@ def render(meta: dict[str, str], cases: list[CaseResult], latency: LatencyResult
         "numeric feature.",
         "",
     ]
+    lines += _group_lines(cases[0])
     if latency is not None:
-        lines += ["## Event -> alert latency", "", *_latency_lines(latency), ""]
+        lines += ["## Event -> alert latency", "", *_latency_lines(latency, cases[0]), ""]
     if state is not None:
         lines += ["## State", "", *_state_lines(state, _by_shape(cases, 10, 10_000)), ""]
     rev = profile.revision if isinstance(profile, Profile) else "this revision"

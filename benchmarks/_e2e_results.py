@@ -5,8 +5,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-__all__ = ["Case", "CaseResult", "CoreRun", "LatencyResult", "Plan", "Profile", "RawRun",
-           "StateResult", "WorkerRun", "median", "percentile"]
+__all__ = ["Case", "CaseResult", "CoreRun", "GroupRun", "LatencyResult", "Plan", "Profile",
+           "RawRun", "StateResult", "WorkerRun", "median", "percentile"]
 
 
 def median(values: list[float]) -> float | None:
@@ -70,10 +70,22 @@ class WorkerRun:
     scrapes: int
     checkpoint_seconds: float | None  # mean streamproc_checkpoint_duration_seconds
     batch_seconds: float | None  # mean streamproc_batch_duration_seconds
+    batches: int  # their count
     alerts: int
     state_json: int  # bytes of the decoded state (orjson), latest snapshot of every partition
     state_compressed: int  # bytes of those snapshot records as stored
     state_complete: bool  # the latest snapshots include every event
+
+
+@dataclass
+class GroupRun:
+    """Several worker processes in one consumer group (--processes)."""
+
+    processes: int
+    rate: float  # events/s of the whole group
+    seconds: float
+    counted: list[int]  # events each worker counted
+    rebalances: list[int]  # assignments each worker received
 
 
 @dataclass
@@ -97,6 +109,7 @@ class CaseResult:
     worker: list[WorkerRun] = field(default_factory=list)
     raw: list[RawRun] = field(default_factory=list)
     core: list[CoreRun] = field(default_factory=list)
+    groups: list[GroupRun] = field(default_factory=list)  # with --processes N
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -133,6 +146,9 @@ class LatencyResult:
     consumed: int = 0
     lag_events: int = 0  # produced but not yet counted by the worker when producing ended
     drain_seconds: float = 0.0  # from the end of producing until the worker counted all
+    worker_cpu: float = float("nan")  # cores the worker used from ready to drained
+    batches: int = 0  # batches the worker processed (streamproc_batch_duration_seconds)
+    batch_seconds: float = 0.0  # their total processing time
     latencies_ms: list[float] = field(default_factory=list)
     hops: dict[str, list[float]] = field(default_factory=dict)  # loop shape -> latencies (ms)
     failures: list[str] = field(default_factory=list)

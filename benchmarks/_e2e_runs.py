@@ -11,24 +11,29 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
-from _e2e_events import feature_events, live_events, model_ids
+from _e2e_events import feature_events, model_ids
 from _e2e_kafka import (
-    Child,
     Scrape,
     WorkerProcess,
     create_input_topics,
     proc_cpu_seconds,
     produce_all,
-    producer_config,
     read_snapshots,
     worker_values,
 )
-from _e2e_results import Case, LatencyResult, Plan, Profile, StateResult, WorkerRun, median
+from _e2e_results import (
+    Case,
+    GroupRun,
+    Plan,
+    Profile,
+    StateResult,
+    WorkerRun,
+    median,
+)
 
 from streamproc.broker import EmbeddedBroker, free_port
 from streamproc.config import DetectionSettings, load_settings
@@ -36,7 +41,8 @@ from streamproc.core import snapshot
 from streamproc.kafka.common import check_reachable
 from streamproc.kafka.topics import ensure_topics
 
-__all__ = ["Session", "run_latency", "run_state", "run_worker"]
+__all__ = ["Session", "run_group", "run_profile", "run_state", "run_worker", "wait_ready",
+           "watch"]
 
 PARTITIONS = 6  # the worker's default partition count
 REFERENCE = DetectionSettings().reference_size  # events a monitor learns before detecting
@@ -76,11 +82,16 @@ class Session:
         create_input_topics(self.bootstrap, list(names.values()), PARTITIONS)
         return {f"{k}_topic": v for k, v in names.items()}
 
-    def worker(self, tag: str, inputs: dict[str, str], **overrides: Any) -> WorkerProcess:
-        """Create the run's output and state topics (as the worker would), then start it."""
+    def worker(self, tag: str, inputs: dict[str, str], member: int = 0,
+               **overrides: Any) -> WorkerProcess:
+        """Create the run's output and state topics (as the worker would), then start it.
+
+        Workers started with the same ``tag`` share the group and the topics (``member``
+        only tells their logs apart).
+        """
         values = worker_values(self.bootstrap, tag, PARTITIONS, **inputs, **overrides)
         ensure_topics(check_reachable(self.bootstrap), load_settings(None, **values))
-        return WorkerProcess(values, free_port(), self.workdir / f"worker-{tag}.log")
+        return WorkerProcess(values, free_port(), self.workdir / f"worker-{tag}-{member}.log")
 
 
 def _second_half(samples: list[Scrape], total: int) -> Scrape | None:
@@ -172,6 +183,7 @@ def run_worker(session: Session, case: Case, inputs: dict[str, str], tag: str) -
         scrape_seconds=median([s.seconds for s in samples]) or 0.0, scrapes=len(samples),
         checkpoint_seconds=mean("streamproc_checkpoint_duration_seconds"),
         batch_seconds=mean("streamproc_batch_duration_seconds"),
+        batches=int(v.get("streamproc_batch_duration_seconds_count", 0)),
         alerts=int(v.get("streamproc_drift_alerts_total", 0)),
         state_json=json_bytes, state_compressed=stored,
         state_complete=sum(r.included for r in records) == case.events,
@@ -179,92 +191,8 @@ def run_worker(session: Session, case: Case, inputs: dict[str, str], tag: str) -
 
 
 # --------------------------------------------------------------------------------------------
-# Latency
+# State: N events, then 2N more, on one worker
 # --------------------------------------------------------------------------------------------
-
-
-def produce_paced(bootstrap: str, topic: str, keys: list[bytes], heads: list[bytes],
-                  rate: float) -> float:
-    """Produce at ``rate`` events/s, stamping each with the time of its produce call.
-
-    Returns the achieved rate. ``linger.ms=5``: what a latency-minded serving layer
-    would set; the 5 ms are part of the measured latency.
-    """
-    from confluent_kafka import Producer
-
-    producer = Producer(producer_config(bootstrap, **{"linger.ms": 5}))
-    produce, clock, now = producer.produce, time.monotonic, time.time
-    sent, total = 0, len(heads)
-    started = clock()
-    while sent < total:
-        due = min(total, int((clock() - started) * rate) + 1)
-        if due <= sent:
-            producer.poll(0)
-            time.sleep(0.0005)
-            continue
-        while sent < due:
-            try:
-                produce(topic, heads[sent] + b"%.6f}" % now(), keys[sent])
-                sent += 1
-            except BufferError:
-                producer.poll(0.01)
-        producer.poll(0)
-    elapsed = clock() - started
-    if producer.flush(60):
-        raise RuntimeError("paced producer could not deliver everything")
-    return total / elapsed
-
-
-def run_latency(session: Session, case: Case, rate: float, plan: Plan) -> LatencyResult:
-    """Alerts' latency at ``rate`` on the headline's shape (features, models).
-
-    Each model shifts ``plan.latency_shifted`` features by +2 sd once it has its reference,
-    the models one after the other over ``plan.latency_window`` seconds; with two episodes
-    each shifts back once the first alert's cooldown has passed (so that is alerted too).
-    """
-    models = model_ids(case.models, PARTITIONS)
-    per_model_rate = rate / len(models)
-    warm = REFERENCE + 500  # every monitor has its reference before the first shift
-    back = COOLDOWN + 500  # the shift back falls after the first alert's cooldown
-    stagger = max(1, int(plan.latency_window * per_model_rate / len(models)))
-    toggles = [[warm + k * stagger + e * back for e in range(plan.latency_episodes)]
-               for k in range(len(models))]
-    per_model = toggles[-1][-1] + int(2.0 * per_model_rate)  # 2 s after the last toggle
-    count = per_model * len(models)
-    stream = live_events(count, case.features, models, SEED + 7, 2.0, plan.latency_shifted,
-                         toggles)
-    result = LatencyResult(rate, 0.0, count, case.features, len(models), len(toggles),
-                           plan.latency_shifted, plan.latency_episodes)
-    tag = session.tag("latency")
-    inputs = session.inputs(tag)
-    worker = session.worker(tag, inputs)
-    reader = Child("alerts", {"bootstrap": session.bootstrap, "topic": f"alerts-{tag}",
-                              "partitions": PARTITIONS, "group": session.tag("alerts")})
-    try:
-        wait_ready(worker)
-        say(f"latency: producing {count:,} events at {rate:,.0f}/s over {len(models)} models")
-        result.achieved_rate = produce_paced(session.bootstrap, inputs["features_topic"],
-                                             stream.keys, stream.heads, rate)
-        produced = time.monotonic()
-        samples, _ = watch(worker, count, 60 + count / 2000, None)
-        result.consumed = int(samples[-1].consumed)
-        result.lag_events = count - int(samples[0].processed)
-        result.drain_seconds = samples[-1].at - produced
-        time.sleep(1.0)  # the last alerts' way to the reader
-    except RuntimeError as exc:
-        result.failures.append(str(exc))
-    finally:
-        reader.close_stdin()
-        worker.terminate()
-    arrivals: list[dict[str, Any]] = []
-    reader.result(30, on_line=lambda tag, a: arrivals.append(a) if tag == "ALERT" else None)
-    for a in sorted(arrivals, key=lambda a: a["arrived"]):
-        stamped = datetime.fromisoformat(a["event_timestamp"].replace("Z", "+00:00"))
-        result.latencies_ms.append((a["arrived"] - stamped.timestamp()) * 1000)
-    say(f"latency: {len(arrivals)} alerts; worker lag at the end of producing "
-        f"{result.lag_events:,} events, drained in {result.drain_seconds:.1f} s")
-    result.hops = run_hops(session, rate, plan)
-    return result
 
 
 def _ready(worker: WorkerProcess) -> bool:
@@ -275,32 +203,6 @@ def _ready(worker: WorkerProcess) -> bool:
         return False
 
 
-def run_hops(session: Session, rate: float, plan: Plan) -> dict[str, list[float]]:
-    """One hop producer -> Tansu -> consumer at ``rate``, with two consume-loop shapes."""
-    tag = session.tag("hop")
-    topic = session.inputs(tag)["features_topic"]
-    count = int(rate * plan.hop_seconds)
-    models = model_ids(12, PARTITIONS)
-    stream = live_events(count, 10, models, SEED + 11, 0.0, 0, [])
-    children = {shape: Child("hop", {"bootstrap": session.bootstrap, "topic": topic,
-                                     "partitions": PARTITIONS, "group": session.tag(shape),
-                                     "shape": shape})
-                for shape in ("worker", "reader")}
-    time.sleep(1.0)  # both assigned and fetching before the first event
-    produce_paced(session.bootstrap, topic, stream.keys, stream.heads, rate)
-    time.sleep(1.0)
-    out = {}
-    for shape, child in children.items():
-        child.close_stdin()
-        out[shape] = [x * 1000 for x in child.result(30)["latencies"]]
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# State: N events, then 2N more, on one worker
-# --------------------------------------------------------------------------------------------
-
-
 def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while not _ready(worker):
@@ -309,12 +211,24 @@ def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
+def wait_checkpoint(worker: WorkerProcess, after: Scrape, timeout: float = 10.0) -> Scrape:
+    """The first scrape that shows a checkpoint written after ``after`` (the drain)."""
+    name = "streamproc_checkpoint_duration_seconds_count"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        s = worker.scrape()
+        if s is not None and s.values.get(name, 0.0) > after.values.get(name, 0.0):
+            return s
+    raise RuntimeError(f"no checkpoint within {timeout:.0f} s of the drain: {worker.tail()}")
+
+
 def run_state(session: Session, plan: Plan,
               measure_snapshot: Callable[[dict[str, Any]], float]) -> StateResult:
     """Feed N events, then 2N more; after each phase: snapshots, checkpoint time, RSS.
 
-    Checkpoints every second (instead of 5) so that each phase has several; after each
-    phase the worker is left idle for 2.5 s, so its final checkpoint of the phase is in.
+    Checkpoints every second (instead of 5) so that each phase has several; each phase
+    ends with the first checkpoint written after the worker counted its last event.
     """
     models = model_ids(plan.state_models, PARTITIONS)
     n = plan.state_events
@@ -334,11 +248,8 @@ def run_state(session: Session, plan: Plan,
                                  PARTITIONS)
             per_partition = [a + len(b) for a, b in zip(per_partition, stored, strict=True)]
             wanted.append(list(per_partition))
-            watch(worker, hi, 60 + (hi - lo) / 2000, None)
-            time.sleep(2.5)
-            s = worker.scrape()
-            if s is None:
-                raise RuntimeError("state worker stopped answering /metrics")
+            drained = watch(worker, hi, 60 + (hi - lo) / 2000, None)[0][-1]
+            s = wait_checkpoint(worker, drained)
             total = s.values.get("streamproc_checkpoint_duration_seconds_sum", 0.0)
             count = s.values.get("streamproc_checkpoint_duration_seconds_count", 0.0)
             result.checkpoint_seconds.append(
@@ -400,3 +311,47 @@ def run_profile(session: Session, case: Case, inputs: dict[str, str], rate: floa
         raise RuntimeError(f"py-spy failed: {err.decode(errors='replace').strip()[-300:]}")
     total, main, lines, functions = summarise(out)
     return Profile(revision, seconds, total, main, lines, functions)
+
+
+# --------------------------------------------------------------------------------------------
+# Several worker processes in one group
+# --------------------------------------------------------------------------------------------
+
+
+def run_group(session: Session, case: Case, inputs: dict[str, str], processes: int) -> GroupRun:
+    """``processes`` workers, started together in one group, on the pre-produced events.
+
+    Timed like one worker, on the sum of their counters (scraped one after the other, at
+    the mean of their times). Started together they usually join in one generation; the
+    rebalances each saw are reported, since a later join moves partitions mid-run.
+    """
+    tag = session.tag(f"{case.label}-x{processes}")
+    workers = [session.worker(tag, inputs, member=i) for i in range(processes)]
+    points: list[tuple[float, float]] = []
+    deadline = time.monotonic() + 90 + case.events / 2000
+    try:
+        while not points or points[-1][1] < case.events:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"group timed out at {points[-1][1] if points else 0:,.0f}")
+            dead = [w for w in workers if not w.alive()]
+            if dead:
+                raise RuntimeError(f"a worker of the group exited: {dead[0].tail()}")
+            scrapes = [w.scrape() for w in workers]
+            if all(scrapes):
+                points.append((sum(x.at for x in scrapes) / processes,  # type: ignore[union-attr]
+                               sum(x.processed for x in scrapes)))  # type: ignore[union-attr]
+            time.sleep(SCRAPE_INTERVAL)
+        last = [w.scrape() for w in workers]
+    finally:
+        for w in workers:
+            w.terminate()
+    first = next(p for p in points if p[1] > 0)
+    inside = [p for p in points if p[1] < case.events]
+    end = inside[-1] if inside and inside[-1][0] - first[0] >= 1.0 else points[-1]
+    return GroupRun(
+        processes=processes, rate=(end[1] - first[1]) / (end[0] - first[0]),
+        seconds=end[0] - first[0],
+        counted=[int(x.processed) if x else -1 for x in last],
+        rebalances=[int(x.values.get("streamproc_rebalances_total", 0)) if x else -1
+                    for x in last],
+    )

@@ -59,8 +59,10 @@ for path in (ROOT, ROOT / "benchmarks"):  # runs from a checkout, not an install
         sys.path.insert(0, str(path))
 
 from _common import git_revision  # noqa: E402
+from _e2e_children import Child  # noqa: E402
 from _e2e_events import feature_events, model_ids  # noqa: E402
-from _e2e_kafka import Child, produce_all  # noqa: E402
+from _e2e_kafka import produce_all  # noqa: E402
+from _e2e_latency import run_latency  # noqa: E402
 from _e2e_profile import pyspy_binary  # noqa: E402
 from _e2e_report import render  # noqa: E402
 from _e2e_results import Case, CaseResult, CoreRun, Plan, Profile, RawRun  # noqa: E402
@@ -68,7 +70,7 @@ from _e2e_runs import (  # noqa: E402
     PARTITIONS,
     SEED,
     Session,
-    run_latency,
+    run_group,
     run_profile,
     run_state,
     run_worker,
@@ -96,7 +98,7 @@ FULL = Plan(
     state_models=30, state_events=150_000, profile=True,
 )
 QUICK = Plan(
-    cases=(Case(10, 6, 20_000),), repeat=1, latency_shifted=2, latency_episodes=1,
+    cases=(Case(10, 6, 15_000),), repeat=1, latency_shifted=2, latency_episodes=1,
     latency_window=1.0, hop_seconds=1.0, state_models=6, state_events=15_000, profile=False,
 )
 
@@ -153,8 +155,12 @@ def snapshot_seconds(state: dict[str, Any], repeat: int = 5) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def run_case(session: Session, case: Case, plan: Plan, profile: Any = None) -> CaseResult:
-    """Pre-produce the case's events, then worker / raw / core, interleaved."""
+def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
+             processes: int = 1) -> CaseResult:
+    """Pre-produce the case's events, then worker / raw / core, interleaved.
+
+    With ``processes`` > 1, then as many runs of that many workers in one group.
+    """
     result = CaseResult(case)
     tag = session.tag(case.label)
     inputs = session.inputs(tag)
@@ -190,6 +196,15 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None) -> C
         core = core_alone(stored, topic)
         result.core.append(core)
         say(f"{case.label} [{r + 1}/{plan.repeat}] core alone {core.rate:,.0f}/s")
+    for r in range(plan.repeat if processes > 1 else 0):
+        try:
+            g = run_group(session, case, inputs, processes)
+            result.groups.append(g)
+            say(f"{case.label} [{r + 1}/{plan.repeat}] {processes} workers in one group "
+                f"{g.rate:,.0f}/s (counted {g.counted}, rebalances {g.rebalances})")
+        except RuntimeError as exc:
+            result.failures.append(f"group run {r + 1}: {exc}")
+            say(f"{case.label} [{r + 1}/{plan.repeat}] group FAILED: {exc}")
     if profile is not None:
         profile(session, case, inputs, result.worker_rate)
     return result
@@ -245,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="smoke run: the smallest configuration, once; writes nothing")
     parser.add_argument("--repeat", type=int, help="interleaved repeats per case (default 3)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--processes", type=int, default=1, metavar="N",
+                        help="also time N worker processes in one group on the headline case")
     parser.add_argument("--case", action="append", metavar="F,M,N",
                         help="instead of the sweep: N events of F features over M models "
                              "(repeatable; the first is the headline)")
@@ -285,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
                         profile = run_profile(session, case, inputs, rate or 10_000, revision)
                     except RuntimeError as exc:
                         profile = f"Profiling failed: {exc}"
-            cases.append(run_case(session, case, plan, hook))
+            cases.append(run_case(session, case, plan, hook, args.processes if i == 0 else 1))
         rate = cases[0].worker_rate
         if rate:
             latency = run_latency(session, plan.cases[0], rate / 2, plan)
