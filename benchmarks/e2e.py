@@ -93,7 +93,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "e2e.md"
 FULL = Plan(
     cases=(Case(10, 12, 300_000), Case(1, 12, 300_000), Case(10, 12, 48_000),
            Case(100, 12, 48_000), Case(10, 1, 150_000), Case(10, 100, 300_000),
-           Case(10, 10_000, 100_000)),
+           Case(10, 10_000, 40_000)),
     repeat=3, latency_shifted=5, latency_episodes=2, latency_window=10.0, hop_seconds=5.0,
     state_models=30, state_events=150_000, profile=True,
 )
@@ -259,7 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: the smallest configuration, once; writes nothing")
     parser.add_argument("--repeat", type=int, help="interleaved repeats per case (default 3)")
-    parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=("latency", "state", "profile"),
+                        help="leave a part out (repeatable); e.g. with --case")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="also time N worker processes in one group on the headline case")
     parser.add_argument("--case", action="append", metavar="F,M,N",
@@ -277,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = replace(plan, cases=cases)
     if args.repeat:
         plan = replace(plan, repeat=args.repeat)
-    if args.no_profile:
+    if "profile" in args.skip:
         plan = replace(plan, profile=False)
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -304,9 +306,10 @@ def main(argv: list[str] | None = None) -> int:
                         profile = f"Profiling failed: {exc}"
             cases.append(run_case(session, case, plan, hook, args.processes if i == 0 else 1))
         rate = cases[0].worker_rate
-        if rate:
+        if rate and "latency" not in args.skip:
             latency = run_latency(session, plan.cases[0], rate / 2, plan)
-        state = run_state(session, plan, snapshot_seconds)
+        if "state" not in args.skip:
+            state = run_state(session, plan, snapshot_seconds)
     wall = time.monotonic() - started
     command = "python benchmarks/e2e.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     from _e2e_runs import REFERENCE
