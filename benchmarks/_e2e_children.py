@@ -129,7 +129,65 @@ def child_hop(cfg: dict[str, Any]) -> None:
     _emit("RESULT", {"latencies": latencies})
 
 
-CHILDREN = {"raw": child_raw, "alerts": child_alerts, "hop": child_hop}
+def child_restore(cfg: dict[str, Any]) -> None:
+    """Memory the worker's monitors need: its snapshots restored in a fresh process.
+
+    A worker's RSS also holds librdkafka's prefetched messages and what the allocator
+    kept after peaks; restoring the decoded snapshots into ``PartitionMonitors`` (as the
+    worker does after a restart) in a process that holds nothing else shows the monitors
+    alone: growth of RSS, and of the Python heap as ``tracemalloc`` traces it. The first
+    restore is not measured (lazy imports, first-use caches), the second is measured by
+    RSS, a third under tracemalloc. The first restores one partition only and is kept, so
+    that the measured restore cannot reuse its memory.
+    """
+    import gc
+    import tracemalloc
+
+    sys.path.insert(0, str(ROOT))
+    from streamproc.config import load_settings
+    from streamproc.core import snapshot
+    from streamproc.core.partition import PartitionMonitors
+
+    blob = Path(cfg["path"]).read_bytes()
+    blobs, at = [], 0
+    while at < len(blob):
+        size = int.from_bytes(blob[at : at + 8], "big")
+        blobs.append(blob[at + 8 : at + 8 + size])
+        at += 8 + size
+    del blob
+    config = load_settings(None).detection_config()
+
+    def restore(which: list[bytes]) -> list[Any]:
+        return [PartitionMonitors.from_state(config, snapshot.decode(b)["state"])
+                for b in which]
+
+    # Kept alive, so that the measured restore cannot reuse the memory it had.
+    warm = restore(blobs[:1])
+    gc.collect()
+    before = _rss()
+    units = restore(blobs)
+    gc.collect()
+    growth = _rss() - before
+    # A third copy under tracemalloc (whose own bookkeeping would inflate the RSS above).
+    tracemalloc.start()
+    traced_units = restore(blobs)
+    gc.collect()
+    traced = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    _emit("RESULT", {"rss_growth": growth, "traced": traced,
+                     "partitions": [len(warm), len(units), len(traced_units)]})
+
+
+def _rss() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+CHILDREN = {"raw": child_raw, "alerts": child_alerts, "hop": child_hop,
+            "restore": child_restore}
 
 
 class Child:

@@ -43,7 +43,7 @@ _TICK = os.sysconf("SC_CLK_TCK")
 def create_input_topics(bootstrap: str, names: list[str], partitions: int) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     new = [NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names]
     for future in admin.create_topics(new, operation_timeout=15, request_timeout=15).values():
         future.result()
@@ -75,6 +75,7 @@ def produce_all(
     Raises RuntimeError unless every event was acknowledged where the default
     partitioner was expected to put it.
     """
+    from _common import produce_each
     from _e2e_events import expected_partition
     from confluent_kafka import Producer
 
@@ -88,14 +89,7 @@ def produce_all(
             stored[msg.partition()].append((msg.key(), msg.value(), msg.offset()))
 
     producer = Producer(producer_config(bootstrap))
-    for key, value in events:
-        while True:
-            try:
-                producer.produce(topic, value, key, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
+    produce_each(producer, topic, events, on_delivery)
     left = producer.flush(300)
     if left or failed or sum(map(len, stored)) != len(events):
         raise RuntimeError(f"producing to {topic} failed: {left} undelivered, "
@@ -115,15 +109,12 @@ def produce_all(
 
 def worker_values(bootstrap: str, tag: str, partitions: int, **overrides: Any) -> dict[str, Any]:
     """Settings of one worker run: its own output topics, state topic and group."""
+    topics = {"features": "features", "predictions": "predictions", "labels": "labels",
+              "alerts": "alerts", "dead_letter": "dlq", "state": "state"}
     return {
         "broker": bootstrap,
         "group_id": f"e2e-{tag}",
-        "features_topic": f"features-{tag}",
-        "predictions_topic": f"predictions-{tag}",
-        "labels_topic": f"labels-{tag}",
-        "alerts_topic": f"alerts-{tag}",
-        "dead_letter_topic": f"dlq-{tag}",
-        "state_topic": f"state-{tag}",
+        **{f"{setting}_topic": f"{prefix}-{tag}" for setting, prefix in topics.items()},
         "partitions": partitions,
         "session_timeout_ms": SESSION_TIMEOUT_MS,
         "heartbeat_interval_ms": HEARTBEAT_MS,

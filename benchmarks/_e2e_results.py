@@ -58,6 +58,7 @@ class Plan:
 @dataclass
 class WorkerRun:
     rate: float  # events/s from the first counted events to the last sample before the end
+    cpu_per_event: float  # worker CPU seconds (all its threads) per event, same span
     second_half_rate: float | None  # the same, from the first sample past half the events
     seconds: float  # timed span
     join_seconds: float  # process start -> first counted events (start-up + group join)
@@ -110,6 +111,7 @@ class CaseResult:
     raw: list[RawRun] = field(default_factory=list)
     core: list[CoreRun] = field(default_factory=list)
     groups: list[GroupRun] = field(default_factory=list)  # with --processes N
+    memory: tuple[int, int] | None = None  # monitors restored alone: (RSS growth, traced)
     failures: list[str] = field(default_factory=list)
 
     @property
@@ -120,6 +122,10 @@ class CaseResult:
     def second_half_rate(self) -> float | None:
         return median([w.second_half_rate for w in self.worker
                        if w.second_half_rate is not None])
+
+    @property
+    def cpu_per_event(self) -> float | None:
+        return median([w.cpu_per_event for w in self.worker])
 
     @property
     def raw_rate(self) -> float | None:
@@ -165,6 +171,7 @@ class StateResult:
     snapshot_json: list[int] = field(default_factory=list)  # after each phase
     snapshot_compressed: list[int] = field(default_factory=list)
     encode_seconds: list[float] = field(default_factory=list)  # in-process, after each phase
+    memory: list[tuple[int, int]] = field(default_factory=list)  # restored alone, each phase
     failures: list[str] = field(default_factory=list)
 
     @property

