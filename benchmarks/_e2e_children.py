@@ -66,7 +66,9 @@ def child_raw(cfg: dict[str, Any]) -> None:
     loads = orjson.loads
     try:
         while received < total:
-            msgs = consumer.consume(BATCH, 1.0)
+            # Never ask for more than is left: consume() waits out its timeout for a
+            # batch it cannot fill, which would add up to 1 s to the last one.
+            msgs = consumer.consume(min(BATCH, total - received), 1.0)
             for m in msgs:
                 if m.error() is None:
                     loads(m.value())
@@ -137,8 +139,8 @@ def child_restore(cfg: dict[str, Any]) -> None:
     worker does after a restart) in a process that holds nothing else shows the monitors
     alone: growth of RSS, and of the Python heap as ``tracemalloc`` traces it. The first
     restore is not measured (lazy imports, first-use caches), the second is measured by
-    RSS, a third under tracemalloc. The first restores one partition only and is kept, so
-    that the measured restore cannot reuse its memory.
+    RSS, a third (with ``trace``) under tracemalloc. The first restores one partition only
+    and is kept, so that the measured restore cannot reuse its memory.
     """
     import gc
     import tracemalloc
@@ -168,14 +170,16 @@ def child_restore(cfg: dict[str, Any]) -> None:
     units = restore(blobs)
     gc.collect()
     growth = _rss() - before
-    # A third copy under tracemalloc (whose own bookkeeping would inflate the RSS above).
-    tracemalloc.start()
-    traced_units = restore(blobs)
-    gc.collect()
-    traced = tracemalloc.get_traced_memory()[0]
-    tracemalloc.stop()
+    traced = -1
+    if cfg["trace"]:  # a third copy under tracemalloc (its bookkeeping would inflate RSS)
+        tracemalloc.start()
+        traced_units = restore(blobs)
+        gc.collect()
+        traced = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        del traced_units
     _emit("RESULT", {"rss_growth": growth, "traced": traced,
-                     "partitions": [len(warm), len(units), len(traced_units)]})
+                     "partitions": [len(warm), len(units)]})
 
 
 def _rss() -> int:

@@ -133,6 +133,11 @@ NOTES = [
     "default, 500 ms, in the worker) even when data is there, and the worker then waits in "
     "`consume(5000, 0.25)`; the one-hop rows show what that costs before any detection. The "
     "alerts reader uses `fetch.wait.max.ms=5`, so it adds little of its own.",
+    "- The core alone gets batches of 5,000 messages of one partition; the worker's "
+    "`consume(5000)` spans partitions, so its per-partition (and per-model) batches are "
+    "smaller, and the core's fixed cost per batch, per model and per feature weighs more: "
+    "\"worker / core\" includes that, not only Kafka. It shows most with many models "
+    "(100 models: tens of events per model per batch).",
     "- The machine has 2 cores for the worker, the broker, this script and its consumer "
     "processes: a worker at 1.0 CPU leaves one core for everything else. The raw consumer "
     "and the core alone run while the worker is stopped (interleaved, not concurrent).",
@@ -284,9 +289,8 @@ def _state_lines(st: StateResult, ten_thousand: CaseResult | None) -> list[str]:
         per = rss / MB / (c.case.monitored / 1000)
         rows.append(f"- The same in warm-up, {c.case.models:,} models x {c.case.features} "
                     f"features, {c.case.events // c.case.models} events each (every monitor "
-                    f"still learning its reference): {per:.1f} MB per 1,000 features "
-                    f"({traced / MB / (c.case.monitored / 1000):.1f} MB traced); the worker's "
-                    f"RSS was {c.last().rss / MB:.0f} MB."  # type: ignore[union-attr]
+                    f"still learning its reference): {per:.1f} MB per 1,000 features; the "
+                    f"worker's RSS was {c.last().rss / MB:.0f} MB."  # type: ignore[union-attr]
                     )
     rows.append("- Snapshot time, in process: the worker's own state read back from its state "
                 "topic, restored, then `to_state()` + `snapshot.encode` timed (median of 5, summed "

@@ -150,12 +150,16 @@ def state_sizes(records: list[Any]) -> tuple[int, int]:
     return json_bytes, sum(len(r.blob) for r in records)
 
 
-def monitor_memory(session: Session, records: list[Any]) -> tuple[int, int]:
-    """(RSS growth, traced Python heap) of restoring ``records`` in a fresh process."""
+def monitor_memory(session: Session, records: list[Any], trace: bool = False) -> tuple[int, int]:
+    """(RSS growth, traced Python heap or -1) of restoring ``records`` in a fresh process.
+
+    Tracing restores everything once more under tracemalloc, slowly: with 10,000 models
+    that alone takes most of a minute, so only the state run asks for it.
+    """
     path = session.workdir / f"snapshots-{uuid.uuid4().hex[:8]}.bin"
     path.write_bytes(b"".join(len(r.blob).to_bytes(8, "big") + r.blob for r in records))
     try:
-        out = Child("restore", {"path": str(path)}).result(300)
+        out = Child("restore", {"path": str(path), "trace": trace}).result(300)
     finally:
         path.unlink()
     return int(out["rss_growth"]), int(out["traced"])
@@ -301,7 +305,7 @@ def run_state(session: Session, plan: Plan,
                 result.failures.append(f"no snapshot of partition {p} at {included} events")
             chosen += at[-1:]
         json_bytes, stored_bytes = state_sizes(chosen)
-        result.memory.append(monitor_memory(session, chosen))
+        result.memory.append(monitor_memory(session, chosen, trace=True))
         result.snapshot_json.append(json_bytes)
         result.snapshot_compressed.append(stored_bytes)
         result.encode_seconds.append(

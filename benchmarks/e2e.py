@@ -17,28 +17,36 @@ What is measured
    * the worker: a fresh group, state and output topics each run; ``/metrics`` is
      scraped (``streamproc_events_consumed_total`` + ``streamproc_events_invalid_total``)
      and the rate is the count between the first scrape that sees events (so after the
-     group join) and the last one before the end, over the time between them. "Steady" is
-     the same from the first scrape at which every model had finished its reference
-     window (monitors learn 2,000 events before they detect, and that phase costs less);
+     group join) and the last one before the end, over the time between them; "2nd half"
+     the same from the first scrape past half the events. The worker's CPU time (from
+     ``/proc``) over that span gives its CPU time per event;
    * the raw ceiling: an assign()-ed confluent-kafka consumer, librdkafka defaults,
      ``consume(5000)``, ``orjson.loads`` of every value, timed from its first batch;
    * the core alone: :func:`core_alone`, in this process, on the same messages.
 
-   After each worker run: its RSS, the size of ``/metrics``, and its snapshots read back
-   from the state topic (decoded with ``streamproc.core.snapshot.decode``).
-2. Latency: events produced at half the headline's measured rate, timestamp = produce
-   time, with staggered mean shifts in 30 models; latency = an alert's arrival on the
-   alerts topic (an assign()-ed reader in its own process) minus its ``event_timestamp``.
-   Next to it, one hop alone (producer -> Tansu -> consumer) with the worker's consume
-   loop (librdkafka defaults, ``consume(5000, 0.25)``) and with the reader's.
+   After the runs: the worker's RSS and ``/metrics`` size, its snapshots read back from
+   the state topic (``streamproc.core.snapshot.decode``: JSON and stored bytes per
+   monitored numeric feature), and the memory those snapshots take when restored in a
+   fresh process (the worker's RSS also holds prefetched messages).
+2. Latency: the headline's shape (10 features, 12 models) produced at half the
+   headline's measured rate, timestamp = produce time, with staggered +2 sd shifts (up,
+   and back after the cooldown); latency = an alert's arrival on the alerts topic (an
+   assign()-ed reader in its own process) minus its ``event_timestamp``. Next to it, one
+   hop alone (producer -> Tansu -> consumer) with the worker's consume loop (librdkafka
+   defaults, ``consume(5000, 0.25)``) and with the reader's.
 3. State: one worker fed N events, then 2N more, checkpointing every second: snapshot
-   bytes, checkpoint time and RSS after N and after 3N.
+   bytes, snapshot time (:func:`snapshot_seconds`, in process, on the worker's own
+   state; and the worker's checkpoint histogram) and memory after N and after 3N.
 4. A py-spy profile of one more headline worker run (when py-spy is installed).
 
-Targets are printed PASS/FAIL with their evidence. Run from the repository root::
+Targets (issue 10) are printed PASS/FAIL with their evidence; their limits and why are
+in ``_e2e_report.py``. ``--processes N`` adds N workers in one group (a separate figure).
+Run from the repository root::
 
     .venv/bin/python benchmarks/e2e.py            # full run, ~20 min, writes results/e2e.md
-    .venv/bin/python benchmarks/e2e.py --quick    # smoke run (~30 s), writes nothing
+    .venv/bin/python benchmarks/e2e.py --quick    # smoke run (~40 s), writes nothing
+    .venv/bin/python benchmarks/e2e.py --case 10,12,300000 --repeat 1 --skip latency \\
+        --skip state --output -                    # one case, printed only
 """
 
 from __future__ import annotations
