@@ -40,7 +40,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 import river  # noqa: E402
-from _common import git_revision  # noqa: E402
+from _common import cpu_model, git_revision  # noqa: E402
 from river import drift  # noqa: E402
 
 import streamproc  # noqa: E402
@@ -99,16 +99,6 @@ def time_feature(chunks: list[tuple[list[float], np.ndarray, np.ndarray]]) -> tu
     for column, pos, ts in chunks:
         hits += sum(1 for d in fm.update(column, pos, ts) if not d.suppressed)
     return time.perf_counter() - started, hits
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -185,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         f"- Versions: streamproc {streamproc.__version__} (git {git_revision()}), "
         f"river {river.__version__}, numpy {np.__version__}, "
         f"Python {platform.python_version()}",
-        f"- Machine: {_cpu_model()}, {os.cpu_count()} logical CPUs (shared); load average "
+        f"- Machine: {cpu_model()}, {os.cpu_count()} logical CPUs (shared); load average "
         f"before the run {load_before[0]:.2f}; each path runs single-threaded on one core "
         "(BLAS/OpenMP pools pinned to 1 thread in the subprocess).",
         f"- Seed: `numpy.random.default_rng({SEED}).standard_normal({n})`",

@@ -270,6 +270,7 @@ def make_events(count: int, seed: int = 7) -> list[tuple[bytes, bytes]]:
 
 def prepare_topic(bootstrap: str, topic: str, count: int) -> int:
     """Create the topic, produce ``count`` events and return their payload bytes."""
+    from _common import produce_each
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -296,14 +297,7 @@ def prepare_topic(bootstrap: str, topic: str, count: int) -> int:
         "queue.buffering.max.messages": max(100_000, count),
         "enable.idempotence": False,
     })
-    for key, value in events:
-        while True:
-            try:
-                producer.produce(topic, value, key, on_delivery=on_delivery)
-                break
-            except BufferError:
-                producer.poll(0.05)
-        producer.poll(0)
+    produce_each(producer, topic, events, on_delivery)
     left = producer.flush(120)
     # Delivery reports, not watermarks: Tansu's ListOffsets(latest) lags what it stores.
     if left or failed or sum(per_partition) != count:
