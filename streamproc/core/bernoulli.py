@@ -208,6 +208,26 @@ class BernoulliCusum:
         else:
             self._commit(self._run(x, n, tags, stop=False, bins=bins)[1])
 
+    def skip_zeros(self, n: int, bins: np.ndarray | None = None) -> None:
+        """Consume ``n`` zeros at once: the same state as :meth:`advance` over them."""
+        if n <= 0:
+            return
+        if self._detected:
+            raise RuntimeError("detector already fired; restart() it first")
+        self._scanned = None
+        if self.bin_rates is not None:
+            if bins is None:
+                raise ValueError("a seasonal rate CUSUM needs each item's phase bin")
+            assert self._bin_w0 is not None
+            s = self._s + int(self._bin_w0[bins[:n]].sum())
+            if s <= 0:
+                self._s, self._start, self._ones, self._start_tag = 0, self._n + n, 0, None
+            else:
+                self._s = s
+        elif self._s:
+            self._s = max(0, self._s + n * self._w0)
+        self._n += n
+
     def update_many(self, x: np.ndarray, tags: Sequence[Any] | None = None) -> int:
         """Feed 0/1 items; return the index in ``x`` of the first alarm, or -1.
 

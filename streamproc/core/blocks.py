@@ -18,10 +18,10 @@ Z_CLIP = 1e6
 def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarray, np.ndarray]:
     """Means and standard deviations of consecutive blocks of standardised values.
 
-    Sums run column by column so every block is added in the same order whatever
-    array it sits in: results are bit-identical across batchings. Standardised
-    values are clipped at +-1e6 sd: that far out every test alarms anyway, and no
-    square or sum can overflow into state.
+    Each block is one row of a (blocks, b) array summed along the row, so a block's
+    statistics do not depend on the array it sits in: results are bit-identical across
+    batchings. Standardised values are clipped at +-1e6 sd: that far out every test
+    alarms anyway, and no square or sum can overflow into state.
 
     >>> m, s = block_stats(np.arange(8.0), mean=0.0, sd=1.0, b=4)
     >>> m.tolist(), np.round(s, 3).tolist()
@@ -30,13 +30,7 @@ def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarr
     nb = len(x) // b
     z = (x[: nb * b].reshape(nb, b) - mean) / sd
     np.clip(z, -Z_CLIP, Z_CLIP, out=z)
-    total = z[:, 0].copy()
-    for j in range(1, b):
-        total += z[:, j]
-    means = total / b
+    means = z.sum(axis=1) / b
     d = z - means[:, None]
     d *= d
-    ss = d[:, 0].copy()
-    for j in range(1, b):
-        ss += d[:, j]
-    return means, np.sqrt(ss / (b - 1))
+    return means, np.sqrt(d.sum(axis=1) / (b - 1))

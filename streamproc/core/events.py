@@ -52,6 +52,9 @@ class InputEvent:
     event_id: str
     timestamp: float
     body: dict[str, Any]
+    # No JSON true/false anywhere in the message: its numbers are never booleans, so a
+    # numeric column of such events converts to floats without a per-value type check.
+    plain: bool = False
 
 
 @dataclass(slots=True)
@@ -158,7 +161,8 @@ class EventDecoder:
                 "date-time with an offset",
             )
         return InputEvent(
-            kind, offset, model_id, body.get("model_version"), body["event_id"], ts, body
+            kind, offset, model_id, body.get("model_version"), body["event_id"], ts, body,
+            b"true" not in value and b"false" not in value,
         )
 
     @staticmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,16 @@ from .settings import MonitorSettings
 __all__ = ["FeatureMonitor", "kind_of"]
 
 _NUMERIC_TYPES = {float, int, type(None)}
+
+
+def _floats(column: Sequence[Any]) -> np.ndarray | None:
+    """The column as floats if numpy reads it as numbers only (no null, no string: a
+    dtype of its own choice would be object or text); None otherwise."""
+    try:
+        arr = np.array(column)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return arr.astype(np.float64) if arr.dtype.kind in "fi" else None
 
 
 def kind_of(value: Any) -> str | None:
@@ -108,16 +119,20 @@ class FeatureMonitor:
             out.update(self.type_mismatch.scores())
         return out
 
-    def update(self, column: list[Any], pos: np.ndarray, ts: np.ndarray,
-               off: np.ndarray | None = None) -> list[Detection]:
+    def update(self, column: Sequence[Any], pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None, plain: bool = False) -> list[Detection]:
         """Feed one value per event (``None`` when missing); return detections.
 
-        ``off``: the events' source offsets (for the provenance of references)."""
+        ``off``: the events' source offsets (for the provenance of references);
+        ``plain``: the values are known not to be booleans (see InputEvent.plain)."""
         n = len(column)
         self.n_events += n
-        types = set(map(type, column))
+        x = _floats(column) if plain and self.kind == "numeric" else None
+        types = set() if x is not None else set(map(type, column))
         if self.kind == "numeric":
-            if types <= _NUMERIC_TYPES:
+            if x is not None:
+                mismatch = None
+            elif types <= _NUMERIC_TYPES:
                 x = np.array(column, dtype=np.float64)
                 mismatch = None
             else:

@@ -42,6 +42,18 @@ def _view(signal: str, name: str, fm: FeatureMonitor) -> MonitorView:
                        ref.get("sd"), fm.values.learning, fm.scores(), fm.values.dependence)
 
 
+def _columns(features: Sequence[dict[str, Any]]) -> dict[str, tuple[Any, ...]] | None:
+    """Feature name -> its values, when every event has the same features in the same
+    order (a serving layer's usual events): one transposition instead of a lookup per
+    value. None otherwise."""
+    if not features:
+        return None
+    keys = tuple(features[0])
+    if not all(tuple(f) == keys for f in features):
+        return None
+    return dict(zip(keys, zip(*(f.values() for f in features), strict=True), strict=True))
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -148,10 +160,11 @@ class ModelMonitor:
     # -- features ---------------------------------------------------------------------------
     def observe_features(
         self, features: Sequence[dict[str, Any]], ts: np.ndarray, rows: np.ndarray,
-        off: np.ndarray | None = None,
+        off: np.ndarray | None = None, plain: bool = False,
     ) -> list[Detection]:
         """Feed feature objects (one per event) with event times and batch rows (and
-        source offsets, for the provenance of references)."""
+        source offsets, for the provenance of references). ``plain``: no boolean in
+        any of them (numeric columns then convert to floats at once)."""
         base, pos = self._positions("n_feature_events", len(features))
         added = False
         for name in dict.fromkeys(chain.from_iterable(features)):
@@ -166,9 +179,14 @@ class ModelMonitor:
                 added = True
         if added:
             self._recalibrate("features")
+        columns = _columns(features)
         out: list[Detection] = []
         for name, monitor in self.features.items():
-            out += monitor.update([f.get(name) for f in features], pos, ts, off)
+            column = columns.get(name) if columns is not None else None
+            if column is None:
+                out += monitor.update([f.get(name) for f in features], pos, ts, off)
+            else:
+                out += monitor.update(column, pos, ts, off, plain)
         return self._finish(out, base, rows)
 
     # -- predictions ------------------------------------------------------------------------

@@ -159,7 +159,8 @@ class PartitionMonitors:
             feats = [events[r].body["features"] for r in rows]
             ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
             off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
-            dets = mm.observe_features(feats, ts, np.asarray(rows), off)
+            plain = all(events[r].plain for r in rows)
+            dets = mm.observe_features(feats, ts, np.asarray(rows), off, plain)
             self._emit(dets, mm, events, topic, now, done)
 
     def _predictions(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:

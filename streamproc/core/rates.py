@@ -178,6 +178,8 @@ class RateMonitor:
                     self._finish_reference()
                 continue
             bins = None if self._season is None else self._season.bin_of(ts[i:])
+            if self._quiet(x[i:], bins):
+                break
             hit = race([(self._dets, Flags(x[i:], TagView(pos, ts, i), bins))], total - i)
             if hit is None:
                 break
@@ -213,6 +215,15 @@ class RateMonitor:
         full = self._ref_blocks[: self._ref_n // _DISPERSION_BLOCK]
         return max(markov_vif(self._ref_n, self._ref_ones, self._ref_n - 1, self._ref_pairs),
                    count_dispersion(np.asarray(full), _DISPERSION_BLOCK))
+
+    def _quiet(self, x: np.ndarray, bins: np.ndarray | None) -> bool:
+        """No flag set and only rate CUSUMs: consume the zeros at once (the usual case
+        of a feature that is never null)."""
+        if x.any() or any(d.sequential for d in self._dets):
+            return False
+        for det in self._dets:
+            det.skip_zeros(len(x), bins)  # type: ignore[attr-defined]
+        return True
 
     def _reference_is_enough(self) -> bool:
         """A rate seen a few times is estimated too roughly to test for its doubling:

@@ -65,6 +65,11 @@ class BernoulliDetector(VectorDetector):
     def advance(self, inp: Flags, n: int) -> None:
         self.cusum.advance(inp.x, n, inp.tags, inp.bins)
 
+    def skip_zeros(self, n: int, bins: Any = None) -> None:
+        if self.cusum.drift_detected:
+            self.cusum.restart()
+        self.cusum.skip_zeros(n, bins)
+
     def report(self, position: int, reference: dict[str, Any]) -> Report:
         c = self.cusum
         onset = c.onset_tag
