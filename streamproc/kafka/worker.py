@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -28,67 +27,31 @@ from confluent_kafka import (
 from prometheus_client import CollectorRegistry
 
 from ..config import Settings
-from ..core.events import EventDecoder
-from ..core.partition import PartitionMonitors
 from ..errors import BrokerError
-from ..http import Health, HttpEndpoint
-from ..metrics import WorkerMetrics, scrape_view
-from ..processing import BatchProcessor, MessageBatch, Rewind
-from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
-from .common import base_config, check_reachable
-from .outputs import Outputs
-from .topics import ensure_topics
+from ..processing import MessageBatch, Rewind
+from .common import base_config
+from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, VIEW_INTERVAL_SECONDS, GroupMember
 
 __all__ = ["Worker"]
 
 _log = logging.getLogger("streamproc.worker")
 
-KIND_ORDER = ("features", "predictions", "labels")
 POLL_TIMEOUT_SECONDS = 0.25
-VIEW_INTERVAL_SECONDS = 1.0
-RESTORE_RETRY_SECONDS = 10.0
 
 
-class Worker:
+class Worker(GroupMember):
     """One streamproc worker process (a member of the consumer group)."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
-        self.settings = settings
-        self.registry = registry or CollectorRegistry()
-        self.metrics = WorkerMetrics(self.registry, settings.metrics_max_series)
-        self.health = Health()
-        self.topics = settings.input_topics()
-        self.kind_of_topic = {topic: kind for kind, topic in self.topics.items()}
-        allowed = frozenset(settings.models) if settings.allow_only_listed_models else None
-        self.decoder = EventDecoder(settings.max_event_bytes, allowed)
-        self.config = settings.detection_config()
-        self.units: dict[int, PartitionMonitors] = {}
-        self.failed: dict[int, str] = {}
-        self.dirty: set[int] = set()
-        self.http: HttpEndpoint | None = None
+        super().__init__(settings, registry)
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
-        self._outputs: Outputs | None = None
-        self._checkpoints: Checkpoints | None = None
-        self._last_checkpoint = time.monotonic()
-        self._last_view = 0.0
-        self.processor: BatchProcessor | None = None
-        self._transient: set[int] = set()
-        self._last_retry = time.monotonic()
-        self.partition_count = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         """Check the broker, create topics, start the HTTP endpoint and join the group."""
         s = self.settings
-        self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health)
-        self.http.start()
-        client = check_reachable(s.broker, s.broker_timeout_seconds)
-        self.partition_count = ensure_topics(client, s)
-        self._outputs = Outputs(s, on_failure=self._delivery_failed)
-        self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,
-                                        s.dead_letter_topic)
-        self._checkpoints = Checkpoints(s, self.config, self._outputs, self.metrics)
+        self._open()
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
             {
@@ -155,17 +118,7 @@ class Worker:
                 )
             self._consumer.close()  # leaves the group: the others rebalance at once
             self._consumer = None
-        if self._outputs is not None:
-            if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
-                _log.warning("%d output messages undelivered at shutdown", self._outputs.pending)
-            self._outputs = None
-        if self._checkpoints is not None:
-            self._checkpoints.close()
-            self._checkpoints = None
-        self.publish_view()
-        if self.http is not None:
-            self.http.stop()
-            self.http = None
+        self._close_outputs()
 
     # -- rebalancing -------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -191,20 +144,6 @@ class Worker:
             "assigned partitions %s%s", sorted(self.units),
             f"; paused {sorted(self.failed)} (state cannot be restored)" if self.failed else "",
         )
-
-    def _restore(self, partition: int) -> PartitionMonitors | None:
-        """The partition's monitors, or None (recorded in ``failed``) if unrestorable."""
-        assert self._checkpoints is not None
-        try:
-            return self._checkpoints.restore(partition)
-        except RestoreFailed as exc:
-            self.failed[partition] = exc.reason
-            if exc.transient:
-                self._transient.add(partition)
-            else:
-                self.metrics.state_errors.inc()
-            _log.error("partition %d paused: %s", partition, exc.reason)
-            return None
 
     def _retry_failed(self) -> None:
         """Restore partitions whose state could not be read because of a broker problem."""
@@ -240,26 +179,6 @@ class Worker:
         numbers = {tp.partition for tp in partitions}
         _log.warning("lost partitions %s without a clean hand-over", sorted(numbers))
         self._drop(numbers)
-
-    def _drop(self, numbers: set[int]) -> None:
-        for p in numbers:
-            if self.processor is not None:
-                self.processor.forget(p)
-            if self._checkpoints is not None:
-                self._checkpoints.forget(p)
-            self.units.pop(p, None)
-            self.failed.pop(p, None)
-            self._transient.discard(p)
-            self.dirty.discard(p)
-        self.metrics.partitions.set(len(self.units))
-        self._update_readiness()
-
-    def _update_readiness(self) -> None:
-        if self.failed:
-            p, reason = next(iter(sorted(self.failed.items())))
-            self.health.set_ready(False, f"partition {p}: {reason}")
-        else:
-            self.health.set_ready(True)
 
     # -- processing ----------------------------------------------------------------------------
     def _process(self, msgs: list[Message]) -> None:
@@ -318,28 +237,5 @@ class Worker:
             p, unit.offsets, rewind.kind, rewind.first_offset, rewind.last_offset,
         )
 
-    def _delivery_failed(self, topic: str, error: str) -> None:
-        self.metrics.delivery_failures.labels(topic, error).inc()
-
-    # -- checkpoints ---------------------------------------------------------------------------
-    def checkpoint(self, partitions: set[int] | None = None) -> bool:
-        """Checkpoint the dirty partitions (all, or those in ``partitions``)."""
-        self._last_checkpoint = time.monotonic()
-        targets = sorted(self.dirty if partitions is None else self.dirty & partitions)
-        if not targets or self._checkpoints is None:
-            return True
-        if not self._checkpoints.save(self.units, targets, self._consumer):
-            return False
-        self.dirty.difference_update(targets)
-        return True
-
-    # -- metrics view --------------------------------------------------------------------------
-    def publish_view(self) -> None:
-        """Swap in what the next scrape shows (the scrape runs on another thread)."""
-        self._last_view = time.monotonic()
-        self.metrics.view = scrape_view(self.units, self.failed)
-
-    def snapshot_states(self) -> dict[int, dict[str, Any]]:
-        """Current state of every owned partition (for tests and diagnostics)."""
-        return {p: u.to_state() for p, u in self.units.items()}
-
+    def _committing_consumer(self) -> Consumer | None:
+        return self._consumer
