@@ -119,6 +119,11 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    engine: Literal["librdkafka", "faust"] = Field(
+        "librdkafka",
+        description="How `streamproc worker` consumes: librdkafka (confluent-kafka, the "
+        "fastest) or a faust-streaming app (streamproc.faust); same topics and state.",
+    )
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     models: dict[str, ModelOverride] = Field(default_factory=dict)
 
