@@ -83,8 +83,8 @@ class FaustMonitors(GroupMember):
         # Per partition: messages delivered since its last snapshot (absorbed ones, kept
         # for a replay after a rewind; or, while its restore is retried, all of them).
         self._held: dict[int, list[Delivery]] = {}
-        # (partition, kind) whose first delivery since the assignment was checked.
-        self._checked: set[tuple[int, str]] = set()
+        # Per partition: the kinds whose first delivery since the assignment was checked.
+        self._checked: dict[int, set[str]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     @property
@@ -188,7 +188,7 @@ class FaustMonitors(GroupMember):
             _log.warning("checkpoint before handing over partitions failed: %s", exc)
         for p in numbers:
             self._held.pop(p, None)
-        self._checked = {key for key in self._checked if key[0] not in numbers}
+            self._checked.pop(p, None)
         self._drop(numbers)
 
     # -- processing ------------------------------------------------------------------------
@@ -225,11 +225,14 @@ class FaustMonitors(GroupMember):
         """Whether the first delivery of each topic since the assignment is at most the
         offset the state needs next; if not, pause the partition (see module doc)."""
         unit = self.units[p]
+        checked = self._checked.setdefault(p, set())
         for m in msgs:
+            if len(checked) == len(KIND_ORDER):
+                break
             kind = self.kind_of_topic[m.topic]
-            if (p, kind) in self._checked:
+            if kind in checked:
                 continue
-            self._checked.add((p, kind))
+            checked.add(kind)
             expected = unit.absorbed(kind) + 1
             if m.offset > expected:
                 self.units.pop(p)
