@@ -132,9 +132,9 @@ class FaustMonitors(GroupMember):
             if missing:
                 # The unit of state is the partition number: one member must own it in
                 # every input topic, or two members would each keep half of its models.
-                self._pause(p, f"assigned without partition {p} of {', '.join(missing)}; the "
-                            "input topics must be co-partitioned (same partition count, "
-                            "Faust's default assignor)", transient=False)
+                self._stop(p, f"assigned without partition {p} of {', '.join(missing)}; the "
+                           "input topics must be co-partitioned (same partition count, "
+                           "Faust's default assignor)")
                 continue
             self._take_over(p)
         self.metrics.partitions.set(len(self.units))
@@ -235,13 +235,20 @@ class FaustMonitors(GroupMember):
             checked.add(kind)
             expected = unit.absorbed(kind) + 1
             if m.offset > expected:
-                self.units.pop(p)
-                self._pause(p, f"{m.topic} was delivered from offset {m.offset} but its state "
-                            f"ends at offset {expected - 1}; restart the worker to resume from "
-                            "the state", transient=False)
-                self._update_readiness()
+                self._stop(p, f"{m.topic} was delivered from offset {m.offset} but its state "
+                           f"ends at offset {expected - 1}; restart the worker to resume from "
+                           "the state")
                 return False
         return True
+
+    def _stop(self, p: int, reason: str) -> None:
+        """Stop absorbing partition ``p`` until the next rebalance, saying why."""
+        self.units.pop(p, None)
+        self.dirty.discard(p)
+        self._held.pop(p, None)
+        self.failed[p] = reason  # not a state error: the state is fine, the position is not
+        _log.error("partition %d paused: %s", p, reason)
+        self._update_readiness()
 
     def _absorb_partition(self, p: int, msgs: list[Delivery], now: float) -> None:
         """Absorb one partition's messages; after a rewind, everything since the last good
@@ -299,10 +306,8 @@ class FaustMonitors(GroupMember):
         try:
             self._absorb_partition(p, since + msgs, now)
         except Exception as exc:  # noqa: BLE001
-            self.units.pop(p, None)
-            self._pause(p, f"absorbing its events fails ({exc!r}); see the log and restart "
-                        "the worker", transient=False)
-            self._update_readiness()
+            self._stop(p, f"absorbing its events fails ({exc!r}); see the log and restart the "
+                       "worker")
             return False
         return True
 

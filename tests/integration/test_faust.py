@@ -192,7 +192,8 @@ def test_readme_example_app_alerts_on_the_shifted_feature_only(broker, tmp_path)
     assert [(a["model_id"], a["signal"], a["feature"], a["detector"], a["position"])
             for a in alerts] == [("churn-model", "feature", "avg_session_minutes",
                                   "page_hinkley", 4559)]
-    assert (REPO / "examples" / "faust_app.py").read_text().count("add_monitors(app)") == 1
+    # The README shows this file as it is.
+    assert (REPO / "examples" / "faust_app.py").read_text() in (REPO / "README.md").read_text()
 
 
 # Runs `streamproc worker --engine faust` with a monitor that fails on one value (after
