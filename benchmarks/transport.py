@@ -417,17 +417,23 @@ def render_engines(args: argparse.Namespace, outcomes: dict[str, Outcome]) -> li
     notes: list[str] = []
     for e in ENGINES:
         o = outcomes[e.key]
-        runs = ", ".join(f"{r / 1000:,.1f}k" for r in o.rates) or "-"
-        if o.failures:
-            runs += f" ({len(o.failures)} failed)"
-        if o.rates:
-            median = statistics.median(o.rates)
-            ratio = f"{median / base_median:.3f}x" if base_median else "n/a"
-            rows.append(f"| {e.label} | {e.method} | {runs} | {median:,.0f} | {ratio} |")
-        else:
-            rows.append(f"| {e.label} | {e.method} | {runs} | failed | n/a |")
+        rows.append(_row(e.label, e.method, o, base_median, "{:,.1f}k"))
         notes += [f"- {e.key} engine, failure: {text}" for text in o.failures]
     return rows + ([""] + notes if notes else [])
+
+
+def _row(label: str, method: str, o: Outcome, base_median: float | None, fmt: str) -> str:
+    """One table row: the runs (in thousands, ``fmt``), their median and its ratio."""
+    runs = ", ".join(fmt.format(r / 1000) for r in o.rates) or "-"
+    if o.failures:
+        runs += f" ({len(o.failures)} failed)"
+    if o.skipped:
+        runs += f" ({o.skipped} skipped)"
+    if not o.rates:
+        return f"| {label} | {method} | {runs} | failed | n/a |"
+    median = statistics.median(o.rates)
+    ratio = f"{median / base_median:.3f}x" if base_median else "n/a"
+    return f"| {label} | {method} | {runs} | {median:,.0f} | {ratio} |"
 
 
 def render(args: argparse.Namespace, outcomes: dict[str, Outcome],
@@ -444,17 +450,7 @@ def render(args: argparse.Namespace, outcomes: dict[str, Outcome],
     notes: list[str] = []
     for c in CONTENDERS:
         o = outcomes[c.key]
-        runs = ", ".join(f"{r / 1000:,.0f}k" for r in o.rates) or "-"
-        if o.failures:
-            runs += f" ({len(o.failures)} failed)"
-        if o.skipped:
-            runs += f" ({o.skipped} skipped)"
-        if o.rates:
-            median = statistics.median(o.rates)
-            ratio = f"{median / base_median:.3f}x" if base_median else "n/a"
-            rows.append(f"| {c.label} | {c.method} | {runs} | {median:,.0f} | {ratio} |")
-        else:
-            rows.append(f"| {c.label} | {c.method} | {runs} | failed | n/a |")
+        rows.append(_row(c.label, c.method, o, base_median, "{:,.0f}k"))
         notes += [f"- {c.label}, failure: {text}" for text in o.failures]
         if o.skipped:
             notes.append(f"- {c.label}: {o.skipped} later run(s) skipped after a timeout, "
