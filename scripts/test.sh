@@ -12,17 +12,27 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
   || { echo "streamproc needs Python 3.11 or newer (found $("$PY" --version))" >&2; exit 1; }
 
 # Debian tools the integration tests use: promtool (lints /metrics, checks the
-# Prometheus config) and kcat (an independent Kafka client for interop tests).
-if ! command -v promtool >/dev/null 2>&1 || ! command -v kcat >/dev/null 2>&1; then
+# Prometheus config), prometheus and alertmanager (a real monitoring stack scraping a
+# worker; amtool checks deploy/alertmanager.yml) and kcat (an independent Kafka client).
+missing=0
+for tool in promtool prometheus amtool kcat; do
+  command -v "$tool" >/dev/null 2>&1 || missing=1
+done
+# Debian names the Alertmanager binary prometheus-alertmanager; upstream, alertmanager.
+command -v alertmanager >/dev/null 2>&1 || command -v prometheus-alertmanager >/dev/null 2>&1 \
+  || missing=1
+if [ "$missing" -eq 1 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    echo "installing prometheus (promtool) and kcat with apt-get..."
+    echo "installing prometheus, prometheus-alertmanager and kcat with apt-get..."
     $SUDO apt-get update -qq
+    # Whether or not the packages start their own services, the tests run theirs on free ports.
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      prometheus kcat >/dev/null
+      prometheus prometheus-alertmanager kcat >/dev/null
   else
-    echo "warning: promtool and kcat are missing; the tests that need them will be skipped" >&2
+    echo "warning: prometheus, alertmanager or kcat is missing; the tests that need them" \
+      "will be skipped" >&2
   fi
 fi
 

@@ -29,6 +29,7 @@ from rich.table import Table
 from .core.alerts import make_alert
 from .core.categorical import category_name
 from .core.detection import Detection
+from .core.detectors import detector_class
 from .core.events import parse_timestamp
 from .core.join import Outcome
 from .core.model import ModelMonitor
@@ -306,23 +307,8 @@ def _error(prediction: Any, label: Any, mm: ModelMonitor) -> float:
 
 
 def _change(alert: dict[str, Any]) -> str:
-    """A few words on what changed, for the table."""
-    st = alert["statistics"]
-    ref, cur = st.get("reference", {}), st.get("current", {})
-    detector = alert["detector"]
-    if detector in ("page_hinkley", "adwin"):
-        return f"mean {ref.get('mean', 0):.4g} -> {cur.get('mean', 0):.4g} " \
-               f"({st.get('shift_sd', 0):+.2f} sd)"
-    if detector == "spread":
-        return f"sd {ref.get('sd', 0):.4g} -> {cur.get('sd', 0):.4g} (x{st.get('sd_ratio', 0):.2f})"
-    if detector == "categorical":
-        return f"shares moved (total variation {st.get('total_variation', 0):.2f})"
-    if detector == "out_of_range":
-        return f"{cur.get('outside_rate', 0):.1%} outside [{ref.get('min', 0):.4g}, " \
-               f"{ref.get('max', 0):.4g}]"
-    before = ref.get("rate", ref.get("unseen_rate", 0.0))
-    after = cur.get("rate", cur.get("unseen_rate", 0.0))
-    return f"{detector.replace('_', ' ')} {before:.2%} -> {after:.2%}"
+    """A few words on what changed, for the table (the detector's own words)."""
+    return detector_class(alert["detector"]).describe(alert["statistics"], alert["direction"])
 
 
 def _report(

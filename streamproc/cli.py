@@ -1,4 +1,4 @@
-"""The ``streamproc`` command: broker, worker, demo, backtest."""
+"""The ``streamproc`` command: broker, worker, demo, alerts, backtest."""
 
 from __future__ import annotations
 
@@ -108,6 +108,12 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return run_backtest(args)
 
 
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from .subscribe import run_alerts
+
+    return run_alerts(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="streamproc",
@@ -146,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=9464,
                    help="worker metrics port (default 9464, or a free one if busy)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("alerts", help="print the drift alerts on the alerts topic (or follow it)")
+    from .subscribe import add_arguments as add_alerts_arguments
+
+    add_alerts_arguments(p)
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("backtest", help="run the detectors offline on a CSV or Parquet file")
     from .backtest import add_arguments

@@ -12,15 +12,54 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .core.calibration import FalseAlarmBudget
+from .core.detectors.river import RiverSpec
+from .core.season import parse_duration
 from .core.settings import DetectionConfig, MonitorSettings
 from .errors import ConfigError
+from .webhooks.settings import WebhookList
 
 __all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
+
+
+class DetectorSettings(BaseModel):
+    """A River drift detector added to the monitors (see streamproc.core.detectors.river).
+
+    ``river`` names the class under ``river`` (``drift.KSWIN``, ``drift.binary.DDM``);
+    ``params`` are its constructor's; ``signals`` and ``features`` choose the monitors
+    (numeric detectors go to numeric features, predictions and regression errors;
+    binary ones to a classifier's errors); ``calibrate: true`` lets streamproc choose
+    the detector's sensitivity parameter for the false-alarm budget.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    river: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    signals: list[Literal["feature", "prediction", "performance"]] = Field(
+        default_factory=lambda: ["feature", "prediction", "performance"]
+    )
+    features: list[str] | None = None
+    calibrate: bool = False
+
+    def spec(self) -> RiverSpec:
+        """The validated core spec; ValueError with one sentence if it cannot work."""
+        spec = RiverSpec(
+            river=self.river,
+            params=tuple(sorted(self.params.items())),
+            signals=frozenset(self.signals),
+            features=None if self.features is None else frozenset(self.features),
+            calibrate=self.calibrate,
+        )
+        spec.check()
+        if spec.binary and "performance" not in self.signals:
+            raise ValueError(f"{self.river} is a binary detector: it reads a classifier's "
+                             "errors, so its signals must include performance")
+        return spec
 
 
 class DetectionSettings(BaseModel):
@@ -44,6 +83,31 @@ class DetectionSettings(BaseModel):
     cooldown_events: int = Field(5000, ge=0)
     max_categories: int = Field(50, ge=2)
     min_category_share: float = Field(0.01, gt=0, lt=0.5)
+    detectors: list[DetectorSettings] = Field(
+        default_factory=list, description="River detectors added to every model's monitors."
+    )
+    seasonality: str | None = Field(
+        None, description="Declared cycle of every signal in event time, e.g. 1d (none: the "
+        "monitors estimate short-range dependence themselves)."
+    )
+    feature_seasonality: dict[str, str] = Field(
+        default_factory=dict, description="Declared cycle per feature (or 'prediction')."
+    )
+    season_bins: int = Field(24, ge=2, le=1000, description="Phase bins of a declared season.")
+
+    @field_validator("seasonality")
+    @classmethod
+    def _season(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @field_validator("feature_seasonality")
+    @classmethod
+    def _feature_seasons(cls, value: dict[str, str]) -> dict[str, str]:
+        for text in value.values():
+            parse_duration(text)
+        return value
 
     def monitor_settings(self) -> MonitorSettings:
         return MonitorSettings(
@@ -56,6 +120,11 @@ class DetectionSettings(BaseModel):
             cooldown_events=self.cooldown_events,
             max_categories=self.max_categories,
             min_category_share=self.min_category_share,
+            river_detectors=tuple(d.spec() for d in self.detectors),
+            seasonality=None if self.seasonality is None else parse_duration(self.seasonality),
+            feature_seasonality=tuple(
+                sorted((k, parse_duration(v)) for k, v in self.feature_seasonality.items())),
+            season_bins=self.season_bins,
         )
 
 
@@ -69,6 +138,20 @@ class ModelOverride(BaseModel):
     budget_scope: Literal["model", "monitor"] | None = None
     reference_size: int | None = Field(None, ge=64)
     target_shift: float | None = Field(None, gt=0)
+    detectors: list[DetectorSettings] | None = Field(
+        None, description="River detectors of this model (replaces detection.detectors)."
+    )
+    seasonality: str | None = Field(None, description="Declared cycle of this model's signals.")
+    feature_seasonality: dict[str, str] | None = Field(
+        None, description="Declared cycle per feature of this model."
+    )
+
+    @field_validator("seasonality")
+    @classmethod
+    def _season(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
 
 
 class Settings(BaseSettings):
@@ -124,6 +207,10 @@ class Settings(BaseSettings):
         description="How `streamproc worker` consumes: librdkafka (confluent-kafka, the "
         "fastest) or a faust-streaming app (streamproc.faust); same topics and state.",
     )
+    alert_webhooks: WebhookList = Field(
+        default_factory=list,
+        description="URLs each alert is POSTed to as a CloudEvent (streamproc.webhooks).",
+    )
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     models: dict[str, ModelOverride] = Field(default_factory=dict)
 
@@ -139,7 +226,9 @@ class Settings(BaseSettings):
         default = self.detection.monitor_settings()
         per_model: dict[str, MonitorSettings] = {}
         for model_id, override in self.models.items():
-            fields = override.model_dump(exclude_none=True, exclude={"task"})
+            fields = override.model_dump(exclude_none=True, exclude={"task", "detectors"})
+            if override.detectors is not None:
+                fields["detectors"] = override.detectors
             if fields:
                 merged = self.detection.model_copy(update=fields)
                 per_model[model_id] = merged.monitor_settings()

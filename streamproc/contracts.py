@@ -16,7 +16,7 @@ import jsonschema_rs
 
 from .errors import ConfigError
 
-__all__ = ["SCHEMA_FILES", "schema", "schema_dir", "validator"]
+__all__ = ["SCHEMA_FILES", "alert_schema_from_registry", "schema", "schema_dir", "validator"]
 
 SCHEMA_FILES = {
     "features": "feature_event.json",
@@ -52,3 +52,27 @@ def schema(name: str) -> dict[str, Any]:
 def validator(name: str) -> Any:
     """Compiled validator (jsonschema-rs, formats asserted) for an event kind."""
     return jsonschema_rs.validator_for(schema(name), validate_formats=True)
+
+
+def alert_schema_from_registry() -> dict[str, Any]:
+    """``drift_alert.json`` with its ``detector`` enum taken from the detector registry.
+
+    The committed file must equal this (a test checks it); after adding a detector,
+    regenerate it with ``python -m streamproc.contracts``.
+    """
+    from .core.detectors import REGISTRY
+
+    out = json.loads(json.dumps(schema("alert")))
+    out["properties"]["detector"]["enum"] = list(REGISTRY)
+    return out
+
+
+def _write_alert_schema() -> Path:
+    path = schema_dir() / SCHEMA_FILES["alert"]
+    text = json.dumps(alert_schema_from_registry(), indent=2, ensure_ascii=False) + "\n"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+if __name__ == "__main__":  # pragma: no cover - developer tool
+    print(f"wrote {_write_alert_schema()}")

@@ -21,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
+from .alert_text import change
 from .broker import EmbeddedBroker, _port_open, free_port
 from .client import EventProducer
 from .errors import StreamprocError
@@ -83,14 +84,11 @@ class _AlertPrinter(threading.Thread):
                 alert = orjson.loads(msg.value())
                 self.alerts.append(alert)
                 feature = alert["feature"] or alert["signal"]
-                change = alert["summary"].split(": ", 1)[-1]
-                named = f"{alert['signal']} '{alert['feature']}' "
-                change = change.removeprefix(named) if alert["feature"] else change
                 self.console.print(
                     f"[bold red]ALERT[/] t={time.monotonic() - self.started:4.1f}s "
                     f"[bold]{alert['model_id']}[/] {alert['model_version']} "
                     f"[cyan]{feature}[/] ({alert['signal']}) "
-                    f"[{_colour(alert['severity'])}]{alert['severity']}[/]: {change}",
+                    f"[{_colour(alert['severity'])}]{alert['severity']}[/]: {change(alert)}",
                     highlight=False,
                 )
         self._consumer.close()

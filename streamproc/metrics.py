@@ -33,6 +33,8 @@ class MonitorRow:
     reference_mean: float | None
     reference_sd: float | None
     learning: bool = False
+    scores: tuple[tuple[str, float], ...] = ()  # (detector, statistic / threshold)
+    dependence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,11 @@ class ScrapeView:
     partitions: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
     extra: dict[str, float] = field(default_factory=dict)
+
+
+# A feature's data-quality detectors alert with signal data_quality: so do their scores.
+_DATA_QUALITY = {"missing_rate": "data_quality", "type_mismatch_rate": "data_quality",
+                 "out_of_range": "data_quality"}
 
 
 class _MonitorCollector(Collector):
@@ -78,19 +85,41 @@ class _MonitorCollector(Collector):
             "1 while a monitor collects its reference (warm-up, no detection yet), else 0",
             labels=labels,
         )
+        dependence = GaugeMetricFamily(
+            "streamproc_monitor_dependence",
+            "Variance inflation factor of a monitor's reference (long-run variance / "
+            "variance; 1 = independent values): how dependent the stable stream is",
+            labels=labels,
+        )
+        score = GaugeMetricFamily(
+            "streamproc_drift_score",
+            "How close a detector is to alerting: its statistic / its threshold (1 = alert)",
+            labels=[*labels, "detector"],
+        )
+        scored = 0
+        score_rows = 0
         for row in view.monitors[:cap]:
             key = [row.model_id, row.signal, row.feature]
             obs.add_metric(key, row.observations)
             learning.add_metric(key, 1.0 if row.learning else 0.0)
             for family, value in ((mean, row.mean), (ref_mean, row.reference_mean),
-                                  (ref_sd, row.reference_sd)):
+                                  (ref_sd, row.reference_sd), (dependence, row.dependence)):
                 if value is not None and math.isfinite(value):
                     family.add_metric(key, value)
+        for row in view.monitors:
+            for detector, value in row.scores:
+                score_rows += 1
+                if scored < cap and math.isfinite(value):
+                    signal = _DATA_QUALITY.get(detector, row.signal) \
+                        if row.signal == "feature" else row.signal
+                    score.add_metric([row.model_id, signal, row.feature, detector], value)
+                    scored += 1
         dropped = GaugeMetricFamily(
             "streamproc_metrics_series_dropped",
-            "Monitors not exported because of the metrics_max_series cap",
+            "Monitors (and drift-score series) not exported because of the metrics_max_series "
+            "cap",
         )
-        dropped.add_metric([], max(0, len(view.monitors) - cap))
+        dropped.add_metric([], max(0, len(view.monitors) - cap) + max(0, score_rows - scored))
         joins = CounterMetricFamily(
             "streamproc_label_joins",
             "Labels and predictions by join outcome (joined, unmatched_labels, "
@@ -104,7 +133,8 @@ class _MonitorCollector(Collector):
             "Assigned partitions whose state could not be restored (paused; see logs)",
         )
         failed.add_metric([], len(view.failed))
-        yield from (obs, mean, ref_mean, ref_sd, learning, dropped, joins, failed)
+        yield from (obs, mean, ref_mean, ref_sd, learning, dependence, score, dropped, joins,
+                    failed)
 
 
 class WorkerMetrics:
@@ -181,6 +211,12 @@ class WorkerMetrics:
             "Event timestamp of the latest valid event of a model",
             ["model_id", "topic"], registry=registry,
         )
+        self.consumer_lag = Gauge(
+            "streamproc_consumer_lag_messages",
+            "Messages of an assigned input partition not yet read: high watermark minus the "
+            "consumer's position (paused partitions are not reported)",
+            ["topic", "partition"], registry=registry,
+        )
         registry.register(_MonitorCollector(self))
 
 
@@ -201,7 +237,8 @@ def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> 
                     totals[key] = totals.get(key, 0) + v.observations
             for v in views:
                 rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
-                                       v.mean, v.reference_mean, v.reference_sd, v.learning))
+                                       v.mean, v.reference_mean, v.reference_sd, v.learning,
+                                       tuple(sorted(v.scores.items())), v.dependence))
         for model_id, jb in unit.joins.items():
             joins += [(model_id, outcome, n) for outcome, n in jb.counts().items()]
     rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))

@@ -76,11 +76,20 @@ def settings_for(broker: EmbeddedBroker, name: str, **overrides: Any) -> Setting
 def worker_env(settings: Settings) -> dict[str, str]:
     """The STREAMPROC_* environment that reproduces ``settings`` in a subprocess."""
     env = dict(os.environ)
+
+    def text(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, (list, dict)):
+            return orjson.dumps(value).decode()  # complex settings are JSON in the environment
+        return str(value)
+
     for key, value in settings.model_dump(exclude={"detection", "models", "state_key"}).items():
-        text = str(value).lower() if isinstance(value, bool) else str(value)
-        env[f"STREAMPROC_{key.upper()}"] = text
+        if value is not None:
+            env[f"STREAMPROC_{key.upper()}"] = text(value)
     for key, value in settings.detection.model_dump().items():
-        env[f"STREAMPROC_DETECTION__{key.upper()}"] = str(value)
+        if value is not None:
+            env[f"STREAMPROC_DETECTION__{key.upper()}"] = text(value)
     if settings.state_key is not None:
         env["STREAMPROC_STATE_KEY"] = settings.state_key.get_secret_value()
     return env

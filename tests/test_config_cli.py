@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,46 @@ def test_bad_config_names_the_setting(tmp_path: Path, text: str, message: str) -
     cfg.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_settings(cfg)
+
+
+def test_river_detectors_are_configured_per_model(tmp_path: Path) -> None:
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text(
+        "detection:\n  detectors: [{river: drift.KSWIN, params: {alpha: 0.001}}]\n"
+        "models:\n  m1:\n    detectors:\n"
+        "      - {river: river.drift.binary.DDM, signals: [performance]}\n"
+        "      - {river: drift.PageHinkley, calibrate: true, features: [x]}\n"
+    )
+    dc = load_settings(cfg).detection_config()
+    assert [(d.name, d.params) for d in dc.settings_for("other").river_detectors] == [
+        ("river.drift.KSWIN", (("alpha", 0.001),))]
+    ddm, ph = dc.settings_for("m1").river_detectors
+    assert (ddm.name, ddm.binary, ph.name, ph.calibrate, ph.features) == (
+        "river.drift.binary.DDM", True, "river.drift.PageHinkley", True, frozenset({"x"}))
+
+
+@pytest.mark.parametrize(
+    ("detector", "message"),
+    [("{river: drift.Nope}", "River detector 'drift.Nope' is not supported; use one of: "
+                             "drift.ADWIN"),
+     ("{river: drift.KSWIN, params: {alpha: 7}}",
+      "River detector drift.KSWIN rejects params {'alpha': 7}: Alpha must be between 0 and 1"),
+     ("{river: drift.KSWIN, params: {nope: 1}}", "rejects params {'nope': 1}"),
+     ("{river: drift.binary.DDM, calibrate: true}", "calibrate: true is available for"),
+     ("{river: drift.KSWIN, calibrate: true, params: {alpha: 0.1}}",
+      "streamproc chooses alpha; remove it from params"),
+     ("{river: drift.binary.DDM, signals: [feature]}", "its signals must include performance")],
+)
+def test_bad_river_detector_is_one_sentence_and_exit_2(
+    tmp_path: Path, detector: str, message: str
+) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(f"detection:\n  detectors: [{detector}]\n")
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_settings(cfg)
+    result = run_cli("worker", "--config", str(cfg))
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 
 def test_cli_reports_user_errors_in_one_line(tmp_path: Path) -> None:
@@ -110,7 +151,7 @@ def test_backtest_file_writes_table_json_and_plots(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "income" in result.stdout and "12,000 rows" in result.stdout
     found = json.loads((out / "detections.json").read_text())
-    assert [(a["feature"], a["detector"]) for a in found] == [("income", "page_hinkley")]
+    assert [(a["feature"], a["detector"]) for a in found] == [("income", "cusum")]
     assert 8_000 <= found[0]["position"] < 8_200
     png = out / "model__feature__income.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

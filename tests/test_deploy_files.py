@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamproc.metrics import WorkerMetrics
+from streamproc.webhooks.metrics import WebhookMetrics
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
@@ -98,9 +99,9 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 # -- docker-compose.yml -------------------------------------------------------------------------
-def test_compose_has_the_three_services(compose: dict[str, Any]) -> None:
+def test_compose_has_the_five_services(compose: dict[str, Any]) -> None:
     assert "version" not in compose, "the compose spec has no `version:` key"
-    assert {"kafka", WORKER, "prometheus"} <= set(compose["services"])
+    assert {"kafka", WORKER, "prometheus", "alertmanager", "grafana"} <= set(compose["services"])
 
 
 def test_kafka_is_a_single_kraft_node(services: dict[str, dict[str, Any]]) -> None:
@@ -207,6 +208,8 @@ def test_alert_rules_use_metrics_the_worker_exports() -> None:
     metrics.events_consumed.labels(model_id="m", topic="features").inc()
     metrics.last_event.labels(model_id="m", topic="features").set(1.0)
     metrics.delivery_failures.labels(topic="drift-alerts", error="timeout").inc()
+    metrics.consumer_lag.labels(topic="features", partition="0").set(0)
+    WebhookMetrics(metrics.registry).prepare("hook")
     exported = {
         sample.name
         for family in text_string_to_metric_families(generate_latest(metrics.registry).decode())

@@ -7,7 +7,9 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+from .. import __version__
 from .detection import Detection
+from .detectors import detector_class
 
 __all__ = ["alert_id", "make_alert", "rfc3339", "summary"]
 
@@ -55,38 +57,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _fmt(x: Any) -> str:
-    return f"{x:.4g}" if isinstance(x, float) else str(x)
-
-
 def summary(d: Detection, model_id: str, model_version: str) -> str:
-    """One readable sentence about a detection."""
+    """One readable sentence about a detection (the change in the detector's words)."""
     what = f"{d.signal} '{d.feature}'" if d.feature else d.signal
-    ref = d.statistics.get("reference", {})
-    cur = d.statistics.get("current", {})
-    if d.detector in ("page_hinkley", "adwin"):
-        change = (
-            f"mean shifted {d.direction} by {abs(d.statistics.get('shift_sd', 0.0)):.2f} sd "
-            f"({_fmt(ref.get('mean'))} -> {_fmt(cur.get('mean'))})"
-        )
-    elif d.detector == "spread":
-        change = (
-            f"spread changed x{_fmt(d.statistics.get('sd_ratio'))} "
-            f"({_fmt(ref.get('sd'))} -> {_fmt(cur.get('sd'))} sd)"
-        )
-    elif d.detector == "categorical":
-        tvd = d.statistics.get("total_variation", 0.0)
-        change = f"category shares changed (total variation {tvd:.2f})"
-    elif d.detector == "out_of_range":
-        change = (
-            f"{cur.get('outside_rate', 0.0):.1%} of values outside the reference range "
-            f"[{_fmt(ref.get('min'))}, {_fmt(ref.get('max'))}]"
-        )
-    else:
-        label = d.detector.replace("_", " ")
-        now = cur.get("rate", cur.get("unseen_rate", 0.0))
-        before = ref.get("rate", ref.get("unseen_rate", 0.0))
-        change = f"{label} rose from {before:.2%} to {now:.2%}"
+    change = detector_class(d.detector).describe(d.statistics, d.direction)
     return (
         f"{model_id} {model_version}: {what} {change}; onset at event {d.onset_position} "
         f"({rfc3339(d.onset_timestamp)}), detected at event {d.position} by {d.detector} "
@@ -121,5 +95,7 @@ def make_alert(
         "onset": {"position": d.onset_position, "event_timestamp": rfc3339(d.onset_timestamp)},
         "source": {"topic": topic, "partition": partition, "offset": offset},
         "statistics": _clean(d.statistics),
+        "provenance": _clean({**d.provenance, "model_version": model_version,
+                              "streamproc_version": __version__}),
         "summary": summary(d, model_id, model_version),
     }

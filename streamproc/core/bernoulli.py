@@ -46,7 +46,8 @@ class BernoulliCusum:
     (5211, 5010, 0.203)
     """
 
-    def __init__(self, p0: float, p1: float, threshold: float) -> None:
+    def __init__(self, p0: float, p1: float, threshold: float,
+                 bin_rates: list[float] | None = None) -> None:
         if not 0.0 < p0 < p1 < 1.0:
             raise ValueError(f"need 0 < p0 < p1 < 1, got p0={p0!r}, p1={p1!r}")
         if threshold <= 0:
@@ -56,6 +57,15 @@ class BernoulliCusum:
         self.threshold = float(threshold)
         self._w1 = max(1, round(math.log(p1 / p0) * _SCALE))
         self._w0 = min(-1, round(math.log((1.0 - p1) / (1.0 - p0)) * _SCALE))
+        # A declared season: each phase bin has its own design rate (and weights).
+        self.bin_rates = None if bin_rates is None else [float(p) for p in bin_rates]
+        self._bin_w1 = self._bin_w0 = None
+        if self.bin_rates is not None:
+            b0 = np.asarray(self.bin_rates)
+            b1 = np.array([alternative_rate(p) for p in self.bin_rates])
+            self._bin_w1 = np.maximum(1, np.rint(np.log(b1 / b0) * _SCALE)).astype(np.int64)
+            self._bin_w0 = np.minimum(-1, np.rint(np.log((1 - b1) / (1 - b0)) * _SCALE)
+                                      ).astype(np.int64)
         self._h = math.ceil(threshold * _SCALE)
         self._s = 0
         self._n = 0
@@ -63,6 +73,7 @@ class BernoulliCusum:
         self._ones = 0  # ones in the current excursion
         self._start_tag: Any = None
         self._detected = False
+        self._scanned: tuple[int, tuple[int, int, int, int, Any]] | None = None
 
     @property
     def drift_detected(self) -> bool:
@@ -75,6 +86,7 @@ class BernoulliCusum:
         self._ones = 0
         self._start_tag = None
         self._detected = False
+        self._scanned = None
 
     def set_threshold(self, threshold: float) -> None:
         """Change the alarm level, keeping the statistic (budgets are re-split live)."""
@@ -103,18 +115,53 @@ class BernoulliCusum:
         """Tag of the first item of the excursion that alarmed (see :meth:`update_many`)."""
         return self._start_tag
 
-    def update_many(self, x: np.ndarray, tags: Sequence[Any] | None = None) -> int:
-        """Feed 0/1 items; return the index in ``x`` of the first alarm, or -1.
+    def _run_binned(
+        self, x: np.ndarray, n: int, tags: Sequence[Any] | None, stop: bool, bins: np.ndarray
+    ) -> tuple[int, tuple[int, int, int, int, Any]]:
+        """:meth:`_run` with per-bin weights: the integer Lindley recursion for a whole
+        batch (cumulative sums and a running minimum; exact)."""
+        assert self._bin_w1 is not None and self._bin_w0 is not None
+        if n <= 0:
+            return -1, (self._s, self._n, self._start, self._ones, self._start_tag)
+        flags = x[:n].astype(bool)
+        q = np.where(flags, self._bin_w1[bins[:n]], self._bin_w0[bins[:n]])
+        c = np.cumsum(q)
+        stat = c - np.minimum(np.minimum.accumulate(c), -self._s)
+        alarm = -1
+        if stop:
+            above = np.flatnonzero(stat >= self._h)
+            if len(above):
+                alarm = int(above[0])
+                n = alarm + 1
+                stat, flags = stat[:n], flags[:n]
+        last = int(stat[-1])
+        zeros = np.flatnonzero(stat == 0)
+        base = self._n
+        start, ones, tag = self._start, self._ones, self._start_tag
+        if last == 0:
+            start, ones, tag = base + n, 0, None
+        elif len(zeros) or self._s == 0:
+            first = int(zeros[-1]) + 1 if len(zeros) else 0
+            start, ones = base + first, int(np.count_nonzero(flags[first:]))
+            tag = None if tags is None else tags[first]
+        else:
+            ones += int(np.count_nonzero(flags))
+        return alarm, (last, base + n, start, ones, tag)
 
-        ``tags`` (optional, aligned with ``x``) label the items; see :attr:`onset_tag`.
-        Items after an alarm are not consumed: the caller re-baselines.
-        """
-        if self._detected:
-            raise RuntimeError("detector already fired; build a new one after re-baselining")
+    def _run(
+        self, x: np.ndarray, n: int, tags: Sequence[Any] | None, stop: bool,
+        bins: np.ndarray | None = None,
+    ) -> tuple[int, tuple[int, int, int, int, Any]]:
+        """Walk x[:n] from the current state on local copies; stop at the first alarm
+        if ``stop``. Returns (alarm index or -1, (s, n, start, ones, start_tag))."""
+        if self.bin_rates is not None:
+            if bins is None:
+                raise ValueError("a seasonal rate CUSUM needs each item's phase bin")
+            return self._run_binned(x, n, tags, stop, bins)
         w0, w1, h = self._w0, self._w1, self._h
-        s, start, ones, base = self._s, self._start, self._ones, self._n
+        s, start, ones, base, tag = self._s, self._start, self._ones, self._n, self._start_tag
         prev = -1
-        for j in np.flatnonzero(x).tolist():
+        for j in np.flatnonzero(x[:n]).tolist():
             zeros = j - prev - 1
             if zeros and s:
                 s += zeros * w0
@@ -123,26 +170,58 @@ class BernoulliCusum:
             if s == 0:
                 start = base + j
                 ones = 0
-                if tags is not None:
-                    self._start_tag = tags[j]
+                tag = None if tags is None else tags[j]
             s += w1
             ones += 1
-            if s >= h:
-                self._s, self._start, self._ones, self._n = s, start, ones, base + j + 1
-                self._detected = True
-                return j
+            if s >= h and stop:
+                return j, (s, base + j + 1, start, ones, tag)
             prev = j
-        zeros = len(x) - prev - 1
+        zeros = n - prev - 1
         if zeros and s:
             s += zeros * w0
             if s <= 0:
                 s = 0
-        self._s, self._start, self._ones, self._n = s, start, ones, base + len(x)
-        return -1
+        return -1, (s, base + n, start, ones, tag)
+
+    def _commit(self, state: tuple[int, int, int, int, Any]) -> None:
+        self._s, self._n, self._start, self._ones, self._start_tag = state
+        self._detected = self._s >= self._h
+
+    def scan(self, x: np.ndarray, limit: int, tags: Sequence[Any] | None = None,
+             bins: np.ndarray | None = None) -> int:
+        """Index of the first alarm in x[:limit], or -1; the state is unchanged."""
+        if self._detected:
+            raise RuntimeError("detector already fired; restart() it first")
+        j, state = self._run(x, limit, tags, stop=True, bins=bins)
+        self._scanned = (j + 1 if j >= 0 else limit, state)
+        return j
+
+    def advance(self, x: np.ndarray, n: int, tags: Sequence[Any] | None = None,
+                bins: np.ndarray | None = None) -> None:
+        """Consume x[:n] (the state after the last scan when it covers exactly n)."""
+        if n <= 0:
+            return
+        scanned = self._scanned
+        self._scanned = None
+        if scanned is not None and scanned[0] == n:
+            self._commit(scanned[1])
+        else:
+            self._commit(self._run(x, n, tags, stop=False, bins=bins)[1])
+
+    def update_many(self, x: np.ndarray, tags: Sequence[Any] | None = None) -> int:
+        """Feed 0/1 items; return the index in ``x`` of the first alarm, or -1.
+
+        ``tags`` (optional, aligned with ``x``) label the items; see :attr:`onset_tag`.
+        Items after an alarm are not consumed: the caller re-baselines.
+        """
+        j = self.scan(x, len(x), tags)
+        self.advance(x, j + 1 if j >= 0 else len(x), tags)
+        return j
 
     def to_state(self) -> dict[str, Any]:
         return {
             "params": [self.p0, self.p1, self.threshold],
+            "bins": self.bin_rates,
             "i": [self._s, self._n, self._start, self._ones, int(self._detected)],
             "tag": self._start_tag,
         }
@@ -150,7 +229,7 @@ class BernoulliCusum:
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> BernoulliCusum:
         p0, p1, threshold = state["params"]
-        det = cls(float(p0), float(p1), float(threshold))
+        det = cls(float(p0), float(p1), float(threshold), state.get("bins"))
         s, n, start, ones, detected = (int(v) for v in state["i"])
         det._s, det._n, det._start, det._ones, det._detected = s, n, start, ones, bool(detected)
         det._start_tag = state["tag"]

@@ -6,7 +6,7 @@
   approximation's rule), the statistic is divided by ``1 + m / n`` (the excess
   caused by estimating the reference from ``n`` events), turned into an
   approximately N(0, 1) score by the Wilson-Hilferty cube root, and fed to a
-  one-sided Page-Hinkley test calibrated like the numeric ones.
+  one-sided CUSUM calibrated like the numeric ones (:mod:`.detectors.shares`).
 * ``unseen_categories``: the rate of values absent from the reference, by a
   Bernoulli CUSUM whose in-control rate is the Good-Turing estimate of the unseen
   mass (the share of categories seen exactly once in the reference), bounded above.
@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from .bernoulli import BernoulliCusum, alternative_rate
-from .calibration import bernoulli_threshold, cusum_threshold, wilson_upper
-from .detection import Detection, apply_cooldown, severity_from_distance, severity_from_rate
-from .page_hinkley import PageHinkley
-from .rates import TagView
+from .dependence import MAX_EXTENSION, overdispersed
+from .detection import Detection, apply_cooldown
+from .detectors import DEFAULTS, build, detector_class
+from .detectors.base import Detector, FitContext, Flags, ShareBlocks, TagView, race
+from .detectors.base import detection as make_detection
+from .season import Season
 from .settings import MonitorSettings
 
 __all__ = ["CategoricalMonitor", "OTHER", "category_name"]
@@ -38,8 +39,14 @@ _MIN_EXPECTED = 5.0
 _MAX_BLOCK = 2000
 # Categories counted during a reference before new ones are only pooled: bounds memory.
 _REFERENCE_CATEGORY_CAP_FACTOR = 20
-# Allowance of the chi-square Page-Hinkley test, in standard deviations of the score.
-_ALLOWANCE = 0.5
+# Pseudo-counts of the whole reference's shares in each phase bin's (declared season).
+_SEASON_PRIOR = 10.0
+# EWMA weights tried for predicting a dependent stream's shares (0: the reference's).
+_ALPHAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
+# The reference's dispersion is measured on blocks of this many values: their
+# chi-square distances from the reference shares average the degrees of freedom on an
+# independent stream, more on a sticky or cycling one (see _dispersion).
+_DISPERSION_BLOCK = 100
 
 
 def category_name(value: Any) -> str:
@@ -73,7 +80,6 @@ class CategoricalMonitor:
     [('categorical', 30149, 'high')]
     """
 
-    n_detectors = 2
     kind = "categorical"
 
     def __init__(self, settings: MonitorSettings, signal: str, feature: str | None) -> None:
@@ -83,33 +89,49 @@ class CategoricalMonitor:
         self._arl = float(settings.budget.events)
         self._ref_counts: dict[str, int] = {}
         self._ref_n = 0
+        self._ref_target = 0  # events the reference spans (0: one window, not yet decided)
+        self._ref_blocks: list[dict[str, int]] = []  # counts per dispersion block
+        self._vif = 1.0
+        self._season = settings.season_for(signal, feature)
+        self._window: dict[str, Any] = {}  # the reference being collected: first/last event
+        self._bin_counts: list[dict[str, int]] = []  # a declared season's, per phase bin
+        self._ref_span = [math.inf, -math.inf]  # first and latest event time of the reference
         self._ref: dict[str, Any] | None = None
         self._index: dict[str, int] = {}
         self._seen: set[str] = set()
-        self._block_codes: list[int] = []
-        self._block_first: list[float] = []  # [position, timestamp] of the block's first value
-        self._exc_counts: list[int] = []
-        self._ph: PageHinkley | None = None
-        self._unseen: BernoulliCusum | None = None
-        self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
+        self._carry: list[int] = []  # codes of the partial block
+        self._pred: list[float] | None = None  # predicted shares (a dependent stream's)
+        self._predicted: list[np.ndarray] = []
+        self._carry_tag: tuple[int, float] | None = None
+        self._shares: Detector | None = None
+        self._unseen: Detector | None = None
+        self._last_alert: dict[str, list[int]] = {}  # key -> [position, severity rank]
         self.n = 0
         self.detections = 0
 
+    @property
+    def detector_names(self) -> list[str]:
+        return list(DEFAULTS["categorical"])
+
+    @property
+    def n_detectors(self) -> int:
+        return len(self.detector_names)
+
     def calibrate(self, arl_events: float) -> None:
         self._arl = float(arl_events)
-        if self._ref is not None:
-            self._set_thresholds()
+        for det in self._detectors():
+            det.calibrate(self._arl)
 
-    def _set_thresholds(self) -> None:
-        ref = self._ref
-        assert ref is not None
-        m = ref["block"]
-        if self._ph is not None:
-            self._ph.threshold = cusum_threshold(
-                max(self._arl / m, 2.0), _ALLOWANCE, 1, ref["mean_se"], 0.0
-            )
-        if self._unseen is not None:
-            self._unseen.set_threshold(bernoulli_threshold(self._arl))
+    def _detectors(self) -> list[Detector]:
+        return [d for d in (self._shares, self._unseen) if d is not None]
+
+    def scores(self) -> dict[str, float]:
+        return {d.name: s for d in self._detectors() if (s := d.score) is not None}
+
+    @property
+    def dependence(self) -> float | None:
+        """The reference's variance inflation factor (1: independent), once learnt."""
+        return None if self._ref is None else float(self._ref.get("vif", 1.0))
 
     @property
     def learning(self) -> bool:
@@ -123,15 +145,19 @@ class CategoricalMonitor:
         return dict(zip(self._ref["names"], self._ref["shares"], strict=True))
 
     # -- update --------------------------------------------------------------------------
-    def update(self, values: list[str], pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed category names with their event positions and times; return detections."""
+    def update(self, values: list[str], pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed category names with their event positions and times (and source offsets,
+        for the provenance of references); return detections."""
         out: list[Detection] = []
         n = len(values)
         self.n += n
         i = 0
         while i < n:
             if self._ref is None:
-                i = self._collect_reference(values, pos, i)
+                start = i
+                i = self._collect_reference(values, ts, i)
+                self._track_window(pos, ts, off, start, i)
                 continue
             hit = self._monitor(values, pos, ts, i)
             if hit is None:
@@ -141,21 +167,122 @@ class CategoricalMonitor:
             i = j + 1
         return out
 
-    def _collect_reference(self, values: list[str], pos: np.ndarray, i: int) -> int:
-        take = min(self.settings.reference_size - self._ref_n, len(values) - i)
+    def _track_window(self, pos: np.ndarray, ts: np.ndarray, off: np.ndarray | None,
+                      start: int, end: int) -> None:
+        """Remember which events form the reference (its provenance)."""
+        if end <= start:
+            return
+        w = self._window
+        if not w:
+            w.update(first_position=int(pos[start]), first_event_time=float(ts[start]),
+                     first_offset=-1 if off is None else int(off[start]))
+        w.update(last_position=int(pos[end - 1]), last_event_time=float(ts[end - 1]),
+                 last_offset=-1 if off is None else int(off[end - 1]))
+        if self._ref is not None:  # the reference just completed in this range
+            self._ref["window"] = {"n": self._ref["n"], **w}
+            self._window = {}
+
+    def set_window(self, window: dict[str, Any]) -> None:
+        """The reference's provenance when it was handed over by a numeric monitor."""
+        if self._ref is not None:
+            self._ref["window"] = dict(window)
+
+    def _collect_reference(self, values: list[str], ts: np.ndarray, i: int) -> int:
+        size = self.settings.reference_size
+        goal = self._ref_target or size
+        season = self._season
+        if season is not None:
+            return self._collect_seasonal(values, ts, i, season, goal)
+        take = min(goal - self._ref_n, len(values) - i)
+        self._count(values[i : i + take])
+        if self._ref_n == goal:
+            self._window_done(goal)
+        return i + take
+
+    def _count(self, values: list[str], bins: list[int] | None = None) -> None:
         counts = self._ref_counts
         cap = _REFERENCE_CATEGORY_CAP_FACTOR * self.settings.max_categories
-        for v in values[i : i + take]:
-            if v in counts:
-                counts[v] += 1
-            elif len(counts) < cap:
-                counts[v] = 1
-            else:
-                counts[OTHER] = counts.get(OTHER, 0) + 1
-        self._ref_n += take
-        if self._ref_n == self.settings.reference_size:
-            self._finish_reference()
-        return i + take
+        at = self._ref_n
+        for j, v in enumerate(values):
+            if at % _DISPERSION_BLOCK == 0:
+                self._ref_blocks.append({})
+            block = self._ref_blocks[-1]
+            if v not in counts and len(counts) >= cap:
+                v = OTHER
+            counts[v] = counts.get(v, 0) + 1
+            block[v] = block.get(v, 0) + 1
+            if bins is not None:
+                in_bin = self._bin_counts[bins[j]]
+                in_bin[v] = in_bin.get(v, 0) + 1
+            at += 1
+        self._ref_n = at
+
+    def _collect_seasonal(self, values: list[str], ts: np.ndarray, i: int, season: Any,
+                          goal: int) -> int:
+        """A declared season: learn over a whole season, one value at a time."""
+        if not self._bin_counts:
+            self._bin_counts = [{} for _ in range(season.bins)]
+        bins = season.bin_of(ts[i:]).tolist()
+        times = ts[i:].tolist()
+        span = self._ref_span
+        for j, v in enumerate(values[i:]):
+            span[0] = min(span[0], times[j]) if self._ref_n == 0 else span[0]
+            span[1] = max(span[1], times[j])
+            self._count([v], [bins[j]])
+            if self._ref_n >= goal and season.covered(
+                    span[0], span[1], [sum(b.values()) for b in self._bin_counts]):
+                self._ref_target = self._ref_n
+                self._finish_reference()
+                return i + j + 1
+        return len(values)
+
+    def _window_done(self, goal: int) -> None:
+        size = self.settings.reference_size
+        if self._ref_n == goal:
+            if not self._ref_target:
+                # Dependence seen at the block scale may hide a slower cycle the first
+                # window covers only part of: learn over the longest span allowed.
+                dependent = self._dispersion() > 1.0
+                self._ref_target = math.ceil((MAX_EXTENSION if dependent else 1.0) * size)
+            if self._ref_n == self._ref_target:
+                self._finish_reference()
+
+    def _dispersion(self) -> float:
+        """Variance inflation of the reference's block counts (1: independent).
+
+        The chi-square distances of the reference's blocks from its own shares sum to
+        about ``B (K - 1)(1 - m / n)`` for independent values; a sticky stream (runs of
+        the same category) or cycling shares make them larger by the factor their
+        counts' variance is inflated. Tested on blocks of 100 and of 500 values (a slow
+        cycle shows better in longer blocks), used only when overdispersed.
+        """
+        n = self._ref_n
+        counts = self._ref_counts
+        kept = [k for k, c in counts.items() if c / n >= self.settings.min_category_share]
+        blocks = [b for b in self._ref_blocks if sum(b.values()) == _DISPERSION_BLOCK]
+        if len(kept) < 2 or len(blocks) < 2:
+            return 1.0
+        shares = np.array([counts[k] / n for k in kept])
+        rows = np.array([[b.get(k, 0) for k in kept] for b in blocks], dtype=np.float64)
+        rest = 1.0 - shares.sum()
+        if rest > 1e-12:
+            rows = np.hstack([rows, _DISPERSION_BLOCK - rows.sum(axis=1, keepdims=True)])
+            shares = np.append(shares, rest)
+        df = len(shares) - 1
+        ratio = 1.0
+        for group in (1, 5):
+            nb = len(rows) // group
+            if nb < 2:
+                break
+            grouped = rows[: nb * group].reshape(nb, group, -1).sum(axis=1)
+            m = group * _DISPERSION_BLOCK
+            chi2 = float(((grouped - m * shares) ** 2 / (m * shares)).sum())
+            dof = df * nb * (1.0 - m / n)
+            if group == 1:
+                ratio = chi2 / dof
+            if overdispersed(chi2, dof):
+                return max(ratio, 1.0 + 1e-9)
+        return 1.0
 
     def _finish_reference(self) -> None:
         s = self.settings
@@ -180,7 +307,8 @@ class CategoricalMonitor:
             shares[-1] += pooled / n
         m = int(min(_MAX_BLOCK, max(16, math.ceil(_MIN_EXPECTED / min(shares)))))
         self._seen = {k for k in counts if k != OTHER}
-        unseen_p0 = wilson_upper(singletons, n)
+        vif = self._dispersion() if self._ref_target > s.reference_size else 1.0
+        self._vif = vif
         self._ref = {
             "n": n,
             "names": names,
@@ -188,20 +316,143 @@ class CategoricalMonitor:
             "block": m,
             "mean_se": (m / n) / (1.0 + m / n),
             "unseen_rate": singletons / n,
+            "vif": vif,
         }
-        testable = len(names) >= 2
-        self._ph = (
-            PageHinkley(allowance=_ALLOWANCE, threshold=1.0, direction="up") if testable else None
-        )
+        if self._season is not None:
+            self._seasonal_shares(kept, names)
+        elif vif > 1.0:
+            self._standardise_on_reference(kept)
+        ctx = FitContext(s, self._arl, {**self._ref, "singletons": singletons})
+        self._shares = next(iter(build(["categorical"], ctx)), None)
+        # A high-cardinality feature (more categories than counted) meets new ones all
+        # the time: they are pooled, not tested as unseen.
         high_cardinality = OTHER in counts
-        self._unseen = (
-            None
-            if high_cardinality or unseen_p0 >= 0.5
-            else BernoulliCusum(unseen_p0, alternative_rate(unseen_p0), 1.0)
-        )
+        self._unseen = None if high_cardinality else next(
+            iter(build(["unseen_categories"], ctx)), None)
         self._ref_counts = {}
-        self._block_codes, self._block_first, self._exc_counts = [], [], []
-        self._set_thresholds()
+        self._ref_blocks = []
+        self._carry, self._carry_tag = [], None
+        self._pred = None
+
+    def _seasonal_shares(self, kept: list[str], names: list[str]) -> None:
+        """Each phase bin's shares, shrunk towards the whole reference's by
+        _SEASON_PRIOR pseudo-counts (a quiet bin is not all noise)."""
+        ref = self._ref
+        assert ref is not None and self._season is not None
+        overall = np.asarray(ref["shares"])
+        rows = []
+        for counts in self._bin_counts:
+            c = np.array([counts.get(k, 0) for k in kept], dtype=np.float64)
+            n = float(sum(counts.values()))
+            if len(names) > len(kept):
+                c = np.append(c, n - c.sum())
+            else:
+                c[-1] += n - c.sum()
+            rows.append((c + _SEASON_PRIOR * overall) / (n + _SEASON_PRIOR))
+        ref["season"] = self._season.to_state()
+        ref["season_shares"] = np.asarray(rows).tolist()
+        self._bin_counts = []
+
+    def _standardise_on_reference(self, kept: list[str]) -> None:
+        """A dependent reference: standardise block scores by the reference's own.
+
+        Sticky streams and cycling shares make block chi-squares larger, more variable
+        and correlated from block to block. The reference's blocks (whole dispersion
+        blocks, so the block size becomes a multiple of theirs) give the scores' mean
+        and spread, and their lag-one correlation the variance inflation of their sum;
+        the CUSUM then reads scores that are N(0, 1)-like and independent-like.
+        """
+        ref = self._ref
+        assert ref is not None
+        group = max(1, math.ceil(ref["block"] / _DISPERSION_BLOCK))
+        m = group * _DISPERSION_BLOCK
+        full = [b for b in self._ref_blocks if sum(b.values()) == _DISPERSION_BLOCK]
+        rows = [[b.get(k, 0) for k in kept] for b in full]
+        mat = np.asarray(rows, dtype=np.int64).reshape(len(rows), len(kept))
+        if len(ref["names"]) > len(kept):  # the pooled bucket
+            mat = np.hstack([mat, _DISPERSION_BLOCK - mat.sum(axis=1, keepdims=True)])
+        else:  # the rarest kept category's bucket also pools the rest
+            mat[:, -1] += _DISPERSION_BLOCK - mat.sum(axis=1)
+        nb = len(mat) // group
+        if nb < 8:
+            return
+        blocks = mat[: nb * group].reshape(nb, group, -1).sum(axis=1)
+        ref["block"] = min(m, _MAX_BLOCK)
+        ref["mean_se"] = (m / ref["n"]) / (1.0 + m / ref["n"])
+        # Shares that cycle or wander are predicted from the recent blocks (an EWMA,
+        # its weight chosen on the reference), as numeric scores are whitened.
+        ref["alpha"] = min(_ALPHAS, key=lambda a: float(self._scores(blocks, a)[1].mean()))
+        y, _ = self._scores(blocks, ref["alpha"])
+        centred = y - y.mean()
+        rho = float(np.dot(centred[1:], centred[:-1]) / max(np.dot(centred, centred), 1e-300))
+        inflation = (1.0 + rho) / (1.0 - rho) if rho > 3.0 / math.sqrt(nb) else 1.0
+        nb_eff = max(nb / inflation, 2.0)
+        ref["y_mean"] = float(y.mean())
+        ref["y_scale"] = float(y.std(ddof=1)) * math.sqrt(inflation)
+        ref["mean_se"] = 1.0 / math.sqrt(nb_eff)
+        ref["scale_se"] = 1.0 / math.sqrt(2.0 * (nb_eff - 1.0))
+
+    def _scores(
+        self, counts: np.ndarray, alpha: float | None = None, start: np.ndarray | None = None,
+        expected: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Normal scores of blocks' category counts (Wilson-Hilferty of the chi-square),
+        and the chi-squares. With an EWMA weight (``alpha``; the reference's by default)
+        each block is compared with the shares predicted from the blocks before it;
+        ``start`` is the prediction before the first block, and the predictions after
+        each block are left in ``self._predicted``."""
+        ref = self._ref
+        assert ref is not None
+        m = ref["block"]
+        k = len(ref["names"])
+        shares = np.asarray(ref["shares"])
+        a = ref.get("alpha", 0.0) if alpha is None else alpha
+        if expected is not None:  # a declared season: each value's own bin's shares
+            pass
+        elif a:
+            pred = shares if start is None else start
+            rows = []
+            after = []
+            for c in counts:
+                rows.append(pred)
+                pred = (1.0 - a) * pred + a * (c / m)
+                after.append(pred)
+            expected = np.maximum(np.asarray(rows).reshape(len(counts), k), 1e-3) * m
+            self._predicted = after
+        else:
+            expected = shares * m
+        df = k - 1
+        # In control a block's chi-square exceeds its degrees of freedom by the error of
+        # the reference shares (1 + m / n).
+        inflation = 1.0 + m / ref["n"]
+        chi2 = ((counts - expected) ** 2 / expected).sum(axis=1) / inflation
+        wh_mean = 1.0 - 2.0 / (9.0 * df)
+        wh_sd = math.sqrt(2.0 / (9.0 * df))
+        y = (np.power(chi2 / df, 1.0 / 3.0) - wh_mean) / wh_sd
+        if "y_mean" in ref and alpha is None:
+            y = (y - ref["y_mean"]) / ref["y_scale"]
+        return y, chi2
+
+    def _share_blocks(self, codes: np.ndarray, tags: TagView) -> ShareBlocks:
+        ref = self._ref
+        assert ref is not None
+        m = ref["block"]
+        k = len(ref["names"])
+        carry = len(self._carry)
+        all_codes = np.concatenate([np.asarray(self._carry, dtype=np.int64), codes]) \
+            if carry else codes
+        nb = len(all_codes) // m
+        used = all_codes[: nb * m]
+        expected = None
+        if "season_shares" in ref:  # codes carry their phase bin: bin * k + category
+            bins, used = np.divmod(used, k)
+            expected = np.asarray(ref["season_shares"])[bins].reshape(nb, m, k).sum(axis=1)
+        counts = np.bincount((np.arange(nb * m) // m) * k + used, minlength=nb * k).reshape(nb, k)
+        start = None if self._pred is None else np.asarray(self._pred)
+        y, _ = self._scores(counts, start=start, expected=expected)
+        starts = np.arange(nb) * m - carry
+        block_tags = [tags[int(j)] if j >= 0 else self._carry_tag for j in starts.tolist()]
+        return ShareBlocks(y, counts, block_tags, starts + (m - 1))  # type: ignore[arg-type]
 
     def _monitor(
         self, values: list[str], pos: np.ndarray, ts: np.ndarray, i: int
@@ -209,158 +460,107 @@ class CategoricalMonitor:
         ref = self._ref
         assert ref is not None
         seg = values[i:]
-        # As in NumericMonitor: the cheap rate test runs first and is replayed if the
-        # shares test detects earlier, so both consume exactly the same values.
-        r = -1
+        n = len(seg)
+        tags = TagView(pos, ts, i)
+        groups: list[tuple[list[Detector], Any]] = []
+        codes = None
+        if self._shares is not None:
+            index, other = self._index, len(ref["names"]) - 1
+            codes = np.fromiter((index.get(v, other) for v in seg), dtype=np.int64, count=n)
+            if "season_shares" in ref:
+                codes += Season.from_state(ref["season"]).bin_of(ts[i:]) * len(ref["names"])
+            groups.append(([self._shares], self._share_blocks(codes, tags)))
         if self._unseen is not None:
-            before = self._unseen.to_state()
             seen = self._seen
-            unseen = np.fromiter((v not in seen for v in seg), dtype=bool, count=len(seg))
-            r = self._unseen.update_many(unseen, TagView(pos, ts, i))
-        limit = len(seg) if r < 0 else r + 1
-        block_hit = self._blocks(seg[:limit], pos, ts, i) if self._ph is not None else None
-        if block_hit is not None:
-            j, counts = block_hit
-            if r >= 0 and self._unseen is not None:
-                self._unseen = BernoulliCusum.from_state(before)
-                if self._unseen.update_many(unseen[: j + 1], TagView(pos, ts, i)) >= 0:
-                    self._unseen.restart()  # fired on the same value: one detection
-            return i + j, self._shares_detection(i + j, pos, ts, counts)
-        if r >= 0:
-            return i + r, self._unseen_detection(i + r, pos, ts, seg[: r + 1])
-        return None
+            flags = np.fromiter((v not in seen for v in seg), dtype=bool, count=n)
+            groups.append(([self._unseen], Flags(flags, tags)))
+        if not groups:
+            return None
+        hit = race(groups, n)
+        last = n - 1 if hit is None else hit[0]
+        if codes is not None:
+            self._keep_carry(codes, last, tags)
+        if hit is None:
+            return None
+        return i + last, self._detection(i + last, hit[1], pos, ts, seg[: last + 1])
 
-    def _blocks(
-        self, seg: list[str], pos: np.ndarray, ts: np.ndarray, i: int
-    ) -> tuple[int, np.ndarray] | None:
-        ref = self._ref
-        ph = self._ph
-        assert ref is not None and ph is not None
-        m = ref["block"]
-        k = len(ref["names"])
-        other = k - 1  # "(other)", or the rarest category's bucket that pools the rest
-        index = self._index
-        expected = np.asarray(ref["shares"]) * m
-        df = k - 1
-        inflation = 1.0 + m / ref["n"]
-        wh_mean = 1.0 - 2.0 / (9.0 * df)
-        wh_sd = math.sqrt(2.0 / (9.0 * df))
-        codes = self._block_codes
-        for j, v in enumerate(seg):
-            if not codes:
-                self._block_first = [int(pos[i + j]), float(ts[i + j])]
-            codes.append(index.get(v, other))
-            if len(codes) < m:
-                continue
-            counts = np.bincount(codes, minlength=k)
-            chi2 = float(((counts - expected) ** 2 / expected).sum()) / inflation
-            y = ((chi2 / df) ** (1.0 / 3.0) - wh_mean) / wh_sd
-            was_idle = ph.statistic == 0.0
-            ph.update(y, tuple(self._block_first))
-            self._block_codes = codes = []
-            if ph.statistic == 0.0:
-                self._exc_counts = []
-            elif was_idle or not self._exc_counts:
-                self._exc_counts = counts.tolist()
-            else:
-                self._exc_counts = [
-                    a + b for a, b in zip(self._exc_counts, counts.tolist(), strict=True)
-                ]
-            if ph.drift_detected:
-                return j, np.asarray(self._exc_counts)
-        return None
+    def _keep_carry(self, codes: np.ndarray, last: int, tags: TagView) -> None:
+        assert self._ref is not None
+        m = self._ref["block"]
+        carry = len(self._carry)
+        total = carry + last + 1  # values consumed, counting the old carry
+        done = total - total % m  # values in complete blocks
+        if self._ref.get("alpha") and done:
+            self._pred = self._predicted[done // m - 1].tolist()
+        if done == 0 and carry:  # no block completed: the old carry grows
+            self._carry = self._carry + codes[: last + 1].tolist()
+            return
+        first = done - carry  # segment index of the new carry's first value
+        self._carry = codes[first : last + 1].tolist()
+        self._carry_tag = tags[first] if self._carry else None
 
     # -- detections ------------------------------------------------------------------------
-    def _finish(self, detection: Detection) -> Detection:
+    def _detection(self, j: int, fired: list[Detector], pos: np.ndarray, ts: np.ndarray,
+                   seen_values: list[str]) -> Detection:
+        ref = self._ref
+        assert ref is not None
+        primary = fired[0]
+        position = int(pos[j])
+        report = primary.report(position, ref)
+        if primary.name == "categorical":
+            stats: dict[str, Any] = {
+                "reference": {"n": ref["n"],
+                              "shares": dict(zip(ref["names"], ref["shares"], strict=True))},
+                "current": report.current, **report.extra,
+            }
+        else:
+            new = sorted({v for v in seen_values[-1000:] if v not in self._seen})[:10]
+            stats = {
+                "reference": {"n": ref["n"], "unseen_rate": ref["unseen_rate"],
+                              "design_rate": report.extra["design_rate"]},
+                "current": report.current,
+                "examples": new,
+            }
+        detection = make_detection(self.signal, self.feature, fired, position, float(ts[j]),
+                                   report, stats, ref.get("window", {"n": ref["n"]}),
+                                   self.settings.budget, self._arl)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
         if detection.suppressed:  # same episode: keep the reference, restart the tests
-            if self._unseen is not None and self._unseen.drift_detected:
-                self._unseen.restart()
-            self._exc_counts = []
+            for det in fired:
+                det.restart()
             return detection
         self._ref = None
-        self._ref_n = 0
+        self._ref_n = self._ref_target = 0
         self._ref_counts = {}
-        self._ph = self._unseen = None
-        self._block_codes, self._block_first, self._exc_counts = [], [], []
+        self._ref_blocks = []
+        self._bin_counts = []
+        self._ref_span = [math.inf, -math.inf]
+        self._shares = self._unseen = None
+        self._carry, self._carry_tag = [], None
+        self._pred = None
         return detection
-
-    def _shares_detection(
-        self, j: int, pos: np.ndarray, ts: np.ndarray, counts: np.ndarray
-    ) -> Detection:
-        ref = self._ref
-        ph = self._ph
-        assert ref is not None and ph is not None
-        total = max(int(counts.sum()), 1)
-        current = (counts / total).tolist()
-        tvd = 0.5 * sum(abs(a - b) for a, b in zip(current, ref["shares"], strict=True))
-        onset_pos, onset_ts = ph.onset_tag
-        stats = {
-            "reference": {
-                "n": ref["n"], "shares": dict(zip(ref["names"], ref["shares"], strict=True))
-            },
-            "current": {"n": total, "shares": dict(zip(ref["names"], current, strict=True))},
-            "total_variation": tvd,
-            "block_size": ref["block"],
-        }
-        return self._finish(
-            Detection(
-                signal=self.signal,
-                feature=self.feature,
-                detector="categorical",
-                position=int(pos[j]),
-                timestamp=float(ts[j]),
-                onset_position=int(onset_pos),
-                onset_timestamp=float(onset_ts),
-                direction="changed",
-                severity=severity_from_distance(tvd),
-                statistics=stats,
-            )
-        )
-
-    def _unseen_detection(
-        self, j: int, pos: np.ndarray, ts: np.ndarray, seen_values: list[str]
-    ) -> Detection:
-        ref = self._ref
-        det = self._unseen
-        assert ref is not None and det is not None
-        onset_pos, onset_ts = det.onset_tag
-        new = sorted({v for v in seen_values[-1000:] if v not in self._seen})[:10]
-        stats = {
-            "reference": {"n": ref["n"], "unseen_rate": ref["unseen_rate"], "design_rate": det.p0},
-            "current": {"unseen_rate": det.current_rate, "n": int(pos[j]) - onset_pos + 1},
-            "examples": new,
-        }
-        return self._finish(
-            Detection(
-                signal=self.signal,
-                feature=self.feature,
-                detector="unseen_categories",
-                position=int(pos[j]),
-                timestamp=float(ts[j]),
-                onset_position=int(onset_pos),
-                onset_timestamp=float(onset_ts),
-                direction="up",
-                severity=severity_from_rate(ref["unseen_rate"], det.current_rate),
-                statistics=stats,
-            )
-        )
 
     # -- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref_counts": self._ref_counts,
+            "ref_counts": dict(self._ref_counts),
             "ref_n": self._ref_n,
-            "ref": self._ref,
+            "ref_blocks": [[self._ref_target], *[dict(b) for b in self._ref_blocks]],
+            "season": [list(self._ref_span) if self._ref_n and self._bin_counts else None,
+                       [dict(b) for b in self._bin_counts]],
+            "ref": None if self._ref is None else dict(self._ref),
             "seen": sorted(self._seen),
-            "index": self._index,
-            "block": [self._block_codes, self._block_first, self._exc_counts],
-            "ph": None if self._ph is None else self._ph.to_state(),
+            "index": dict(self._index),
+            "window": dict(self._window),
+            "carry": [list(self._carry),
+                      None if self._carry_tag is None else list(self._carry_tag)],
+            "predicted": self._pred,
+            "shares": None if self._shares is None else self._shares.to_state(),
             "unseen": None if self._unseen is None else self._unseen.to_state(),
-            "last_alert": dict(self._last_alert),
+            "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.detections],
         }
 
@@ -368,15 +568,24 @@ class CategoricalMonitor:
         self._arl = float(state["arl"])
         self._ref_counts = {str(k): int(v) for k, v in state["ref_counts"].items()}
         self._ref_n = int(state["ref_n"])
+        target, *blocks = state["ref_blocks"]
+        self._ref_target = int(target[0])
+        self._ref_blocks = [{str(k): int(v) for k, v in b.items()} for b in blocks]
+        span, bin_counts = state["season"]
+        self._ref_span = [math.inf, -math.inf] if span is None else [float(v) for v in span]
+        self._bin_counts = [{str(k): int(v) for k, v in b.items()} for b in bin_counts]
         self._ref = None if state["ref"] is None else dict(state["ref"])
         self._index = {str(k): int(v) for k, v in state["index"].items()}
         self._seen = {str(v) for v in state["seen"]}
-        codes, first, exc = state["block"]
-        self._block_codes = [int(v) for v in codes]
-        self._block_first = list(first)
-        self._exc_counts = [int(v) for v in exc]
-        self._ph = None if state["ph"] is None else PageHinkley.from_state(state["ph"])
-        unseen = state["unseen"]
-        self._unseen = None if unseen is None else BernoulliCusum.from_state(unseen)
+        self._window = dict(state["window"])
+        codes, tag = state["carry"]
+        self._carry = [int(v) for v in codes]
+        self._carry_tag = None if tag is None else (int(tag[0]), float(tag[1]))
+        pred = state["predicted"]
+        self._pred = None if pred is None else [float(v) for v in pred]
+        shares, unseen = state["shares"], state["unseen"]
+        self._shares = None if shares is None else detector_class("categorical").from_state(shares)
+        self._unseen = (None if unseen is None
+                        else detector_class("unseen_categories").from_state(unseen))
         self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
         self.n, self.detections = (int(v) for v in state["i"])

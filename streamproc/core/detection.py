@@ -41,6 +41,9 @@ class Detection:
     direction: str
     severity: str
     statistics: dict[str, Any] = field(default_factory=dict)
+    # The reference window the detection was judged against, the detector's parameters
+    # and the budget in force (an auditor's questions).
+    provenance: dict[str, Any] = field(default_factory=dict)
     suppressed: bool = False  # inside the cooldown of an earlier alert: counted, not alerted
     source_row: int = -1  # row of the triggering event in the batch that was fed
 

@@ -93,8 +93,26 @@ class FeatureMonitor:
     def current_mean(self) -> float | None:
         return self.values.current_mean if isinstance(self.values, NumericMonitor) else None
 
-    def update(self, column: list[Any], pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed one value per event (``None`` when missing); return detections."""
+    @property
+    def detector_names(self) -> list[str]:
+        names = list(self.values.detector_names)
+        if self.quality:
+            names += [self.missing.detector, self.type_mismatch.detector]
+        return names
+
+    def scores(self) -> dict[str, float]:
+        """Detector name -> statistic / threshold (1.0 alarms), where a detector says."""
+        out = dict(self.values.scores())
+        if self.quality:
+            out.update(self.missing.scores())
+            out.update(self.type_mismatch.scores())
+        return out
+
+    def update(self, column: list[Any], pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed one value per event (``None`` when missing); return detections.
+
+        ``off``: the events' source offsets (for the provenance of references)."""
         n = len(column)
         self.n_events += n
         types = set(map(type, column))
@@ -129,23 +147,24 @@ class FeatureMonitor:
             usable = ~missing if mismatch is None else ~missing & ~mismatch
         out: list[Detection] = []
         if self.quality:
-            out += self.missing.update(missing, pos, ts)
+            out += self.missing.update(missing, pos, ts, off)
             out += self.type_mismatch.update(
-                np.zeros(n, dtype=bool) if mismatch is None else mismatch, pos, ts
+                np.zeros(n, dtype=bool) if mismatch is None else mismatch, pos, ts, off
             )
         idx = None if usable.all() else np.flatnonzero(usable)
         vpos = pos if idx is None else pos[idx]
         vts = ts if idx is None else ts[idx]
+        voff = off if idx is None or off is None else off[idx]
         if self.kind == "numeric":
             values = x if idx is None else x[idx]
-            out += self.values.update(values, vpos, vts)  # type: ignore[arg-type]
+            out += self.values.update(values, vpos, vts, voff)  # type: ignore[arg-type]
         else:
             cats = (
                 [category_name(v) for v in column]
                 if idx is None
                 else [category_name(column[k]) for k in idx.tolist()]
             )
-            out += self.values.update(cats, vpos, vts)  # type: ignore[arg-type]
+            out += self.values.update(cats, vpos, vts, voff)  # type: ignore[arg-type]
         out.sort(key=lambda d: d.position)
         return out
 

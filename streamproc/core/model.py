@@ -31,13 +31,15 @@ class MonitorView(NamedTuple):
     reference_mean: float | None
     reference_sd: float | None
     learning: bool  # still collecting its reference: not detecting yet (warm-up)
+    scores: dict[str, float] = {}  # detector -> statistic / threshold (1.0 alarms)
+    dependence: float | None = None  # the reference's variance inflation factor
 
 
 def _view(signal: str, name: str, fm: FeatureMonitor) -> MonitorView:
     ref = fm.values.reference if isinstance(fm.values, NumericMonitor) else None
     ref = ref or {}
     return MonitorView(signal, name, fm.n_events, fm.current_mean, ref.get("mean"),
-                       ref.get("sd"), fm.values.learning)
+                       ref.get("sd"), fm.values.learning, fm.scores(), fm.values.dependence)
 
 
 def _is_number(value: Any) -> bool:
@@ -74,7 +76,7 @@ class ModelMonitor:
     >>> feats += [{"age": float(a), "plan": "pro"} for a in rng.normal(46, 5, 500)]
     >>> dets = mm.observe_features(feats, np.arange(2500.0), np.arange(2500))
     >>> [(d.feature, d.detector, d.position) for d in dets]
-    [('age', 'page_hinkley', 2087)]
+    [('age', 'cusum', 2087)]
     >>> mm.n_detectors
     10
     """
@@ -145,9 +147,11 @@ class ModelMonitor:
 
     # -- features ---------------------------------------------------------------------------
     def observe_features(
-        self, features: Sequence[dict[str, Any]], ts: np.ndarray, rows: np.ndarray
+        self, features: Sequence[dict[str, Any]], ts: np.ndarray, rows: np.ndarray,
+        off: np.ndarray | None = None,
     ) -> list[Detection]:
-        """Feed feature objects (one per event) with event times and batch rows."""
+        """Feed feature objects (one per event) with event times and batch rows (and
+        source offsets, for the provenance of references)."""
         base, pos = self._positions("n_feature_events", len(features))
         added = False
         for name in dict.fromkeys(chain.from_iterable(features)):
@@ -164,7 +168,7 @@ class ModelMonitor:
             self._recalibrate("features")
         out: list[Detection] = []
         for name, monitor in self.features.items():
-            out += monitor.update([f.get(name) for f in features], pos, ts)
+            out += monitor.update([f.get(name) for f in features], pos, ts, off)
         return self._finish(out, base, rows)
 
     # -- predictions ------------------------------------------------------------------------
@@ -174,6 +178,7 @@ class ModelMonitor:
         scores: Sequence[dict[str, float] | None],
         ts: np.ndarray,
         rows: np.ndarray,
+        off: np.ndarray | None = None,
     ) -> list[Detection]:
         """Feed predictions (and optional class scores) with event times and batch rows."""
         base, pos = self._positions("n_prediction_events", len(predictions))
@@ -203,12 +208,12 @@ class ModelMonitor:
             else:
                 cls = key[len("score:") :]
                 column = [s.get(cls) if s else None for s in scores]
-            out += monitor.update(column, pos, ts)
+            out += monitor.update(column, pos, ts, off)
         return self._finish(out, base, rows)
 
     # -- performance ------------------------------------------------------------------------
     def observe_outcomes(
-        self, outcomes: Sequence[Outcome], rows: np.ndarray
+        self, outcomes: Sequence[Outcome], rows: np.ndarray, off: np.ndarray | None = None
     ) -> list[Detection]:
         """Feed joined (prediction, label) pairs; rows are the completing events' rows."""
         if not outcomes:
@@ -236,14 +241,15 @@ class ModelMonitor:
                 count=n,
             )
             ok = np.isfinite(errors)
-            dets = self.performance.update(errors[ok], pos[ok], ts[ok])
+            dets = self.performance.update(errors[ok], pos[ok], ts[ok],
+                                           None if off is None else off[ok])
         else:
             wrong = np.fromiter(
                 (category_name(o.prediction) != category_name(o.label) for o in outcomes),
                 dtype=bool,
                 count=n,
             )
-            dets = self.performance.update(wrong, pos, ts)
+            dets = self.performance.update(wrong, pos, ts, off)
         return self._finish(dets, base, rows)
 
     @staticmethod
@@ -263,12 +269,14 @@ class ModelMonitor:
             ref = perf.reference or {}
             views.append(
                 MonitorView("performance", "abs_error", perf.n, perf.current_mean,
-                            ref.get("mean"), ref.get("sd"), perf.learning)
+                            ref.get("mean"), ref.get("sd"), perf.learning, perf.scores(),
+                            perf.dependence)
             )
         elif perf is not None:
             views.append(
                 MonitorView("performance", "error_rate", perf.n, perf.current_rate,
-                            perf.reference_rate, None, perf.learning)
+                            perf.reference_rate, None, perf.learning, perf.scores(),
+                            perf.dependence)
             )
         return views
 

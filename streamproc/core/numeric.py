@@ -1,19 +1,24 @@
 """Monitor of a numeric signal: its mean, its spread and its range.
 
-Lifecycle: collect a reference window (``reference_size`` values), derive the
-reference mean, standard deviation and range, calibrate the tests for the budget,
-then run them:
+Lifecycle: collect a reference window (``reference_size`` values), learn from it
+(:class:`~streamproc.core.reference.NumericReference`: normal-score sketch,
+dependence model, raw mean, sd and range), calibrate the detectors for the
+budget, then test every value:
 
-* the block tests of :mod:`streamproc.core.block_tests` (``page_hinkley``,
-  ``adwin``, ``spread``);
-* ``out_of_range``: Bernoulli CUSUM on the rate of values outside the reference
-  range [min, max] (widened by 5% on each side); in control that rate is below
-  14 / n except with probability ~1e-5 (order statistics), whatever the
-  distribution.
+* each value becomes a normal score against the reference distribution, is
+  whitened by the reference's dependence model, and goes into blocks of
+  ``block_size``; the block statistics (:class:`~.detectors.base.Blocks`) feed the
+  block detectors (``cusum``, ``adwin``, ``spread`` and configured River ones);
+* ``out_of_range`` flags values outside the reference range widened by 5% on each
+  side (in control below 14 / n except with probability ~1e-5, whatever the
+  distribution).
 
-A feature with few distinct values is tested as categorical instead. After a
-detection the monitor re-baselines: the next ``reference_size`` values form a new
-reference (inside a cooldown it keeps the reference, see
+The earliest alarm of any detector wins and every detector consumes exactly the
+values up to it (:func:`~.detectors.base.race`); values that do not fill a block
+wait in a carry buffer, so results do not depend on how the stream is cut into
+batches. A feature with few distinct values is tested as categorical instead.
+After a detection the monitor re-baselines: the next ``reference_size`` values
+form a new reference (inside a cooldown it keeps the reference, see
 :func:`~streamproc.core.detection.apply_cooldown`).
 """
 
@@ -24,21 +29,17 @@ from typing import Any
 
 import numpy as np
 
-from .bernoulli import BernoulliCusum, alternative_rate
-from .block_tests import BlockTests
-from .blocks import MAX_ABS_VALUE
-from .calibration import bernoulli_threshold, range_rate_bound
+from .blocks import MAX_ABS_VALUE, block_stats
 from .categorical import CategoricalMonitor, category_name
-from .detection import Detection, apply_cooldown, severity_from_rate
-from .rates import TagView
+from .detection import Detection, apply_cooldown
+from .detectors import DEFAULTS, build, detector_class
+from .detectors.base import Blocks, Detector, FitContext, Flags, TagView, race
+from .detectors.base import detection as make_detection
+from .reference import NumericReference, ReferenceWindow
 from .settings import MonitorSettings
 
 __all__ = ["NumericMonitor"]
 
-# The tested range is the reference [min, max] widened by this share of its width on
-# each side: light-tailed features then almost never leave it in control, while a unit
-# change or a flood of outliers still does at once.
-_RANGE_MARGIN = 0.05
 # A feature with at most this many distinct values in its reference (flags, small
 # counts, ratings) is tested as categorical: block means and spreads of a few discrete
 # values are too far from normal for the block tests' calibration.
@@ -57,10 +58,9 @@ class NumericMonitor:
     >>> pos = np.arange(len(x)); ts = 1.7e9 + pos * 0.01
     >>> for d in mon.update(x, pos, ts):
     ...     print(d.detector, d.position, d.onset_position, d.direction, d.severity)
-    page_hinkley 20055 19992 up high
+    cusum 20055 19997 up high
     """
 
-    n_detectors = 4
     kind = "numeric"
 
     def __init__(self, settings: MonitorSettings, signal: str, feature: str | None) -> None:
@@ -68,36 +68,64 @@ class NumericMonitor:
         self.signal = signal
         self.feature = feature
         self._arl = float(settings.budget.events)
-        self._ref_x: list[float] = []
-        self._ref_start = 0
-        self._ref: dict[str, float] | None = None
-        self._blocks: BlockTests | None = None  # None for a constant reference
-        self._range: BernoulliCusum | None = None
+        self._season = settings.season_for(signal, feature)
+        self._window = ReferenceWindow(settings.reference_size, self._season)
+        self._ref: NumericReference | None = None
+        self._dets: list[Detector] = []  # block detectors, then out_of_range
+        self._hist: list[float] = []  # the last whitening inputs (dependence model order)
+        # The partial block: whitened scores, standardised raw values, positions, times.
+        self._carry_u: list[float] = []
+        self._carry_r: list[float] = []
+        self._carry_pos: list[int] = []
+        self._carry_ts: list[float] = []
+        self._carried: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
         self._discrete: CategoricalMonitor | None = None
-        self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
+        self._last_alert: dict[str, list[int]] = {}  # key -> [position, severity rank]
         self.n = 0
         self.detections = 0
 
     # -- configuration -----------------------------------------------------------------
+    @property
+    def _numeric_names(self) -> list[str]:
+        names = list(DEFAULTS["numeric"])
+        names += [spec.name for spec in self.settings.river_detectors
+                  if not spec.binary and spec.applies_to(self.signal, self.feature)]
+        return names
+
+    @property
+    def detector_names(self) -> list[str]:
+        """Names of the detectors this monitor runs now."""
+        if self._discrete is not None:
+            return self._discrete.detector_names
+        return self._numeric_names
+
+    @property
+    def n_detectors(self) -> int:
+        """The monitor's share of the budget, in detectors: its numeric detectors.
+
+        Fixed when the signal is discovered, so that no other monitor's thresholds
+        change later; a signal that turns out discrete spreads the same share over
+        its categorical detectors.
+        """
+        return len(self._numeric_names)
+
     def calibrate(self, arl_events: float) -> None:
         """Give each of this monitor's detectors ``arl_events`` between false alarms."""
         self._arl = float(arl_events)
         if self._discrete is not None:
-            self._discrete.calibrate(arl_events)
-        if self._ref is not None:
-            self._set_thresholds()
+            self._discrete.calibrate(self._discrete_arl())
+        for det in self._dets:
+            det.calibrate(self._arl)
 
-    def _set_thresholds(self) -> None:
-        if self._blocks is not None:
-            self._blocks.calibrate(self._arl)
-        if self._range is not None:
-            self._range.set_threshold(bernoulli_threshold(self._arl))
+    def _discrete_arl(self) -> float:
+        assert self._discrete is not None
+        return self._arl * self._discrete.n_detectors / self.n_detectors
 
     # -- read-only views ---------------------------------------------------------------------
     @property
     def reference(self) -> dict[str, float] | None:
-        """Reference statistics (mean, sd, min, max, n), once learnt."""
-        return None if self._ref is None else dict(self._ref)
+        """Reference statistics (mean, sd, min, max, n, window), once learnt."""
+        return None if self._ref is None else dict(self._ref.summary)
 
     @property
     def learning(self) -> bool:
@@ -111,38 +139,57 @@ class NumericMonitor:
         """Recent mean: ADWIN's adaptive window, or the reference being collected."""
         ref = self._ref
         if ref is None:
-            return math.fsum(self._ref_x) / len(self._ref_x) if self._ref_x else None
-        recent = self._blocks.current_mean if self._blocks is not None else None
-        return ref["mean"] if recent is None else recent
+            vals = self._window.values
+            return math.fsum(vals) / len(vals) if vals else None
+        for det in self._dets:
+            recent = getattr(det, "current_mean", None)
+            if recent is not None:
+                return ref.mean + ref.sd * recent
+        return ref.mean
+
+    @property
+    def dependence(self) -> float | None:
+        """The reference's variance inflation factor (1: independent), once learnt."""
+        if self._discrete is not None:
+            return self._discrete.dependence
+        return None if self._ref is None else self._ref.vif
+
+    def scores(self) -> dict[str, float]:
+        """Detector name -> statistic / threshold (1.0 alarms), where a detector says."""
+        if self._discrete is not None:
+            return self._discrete.scores()
+        return {d.name: s for d in self._dets if (s := d.score) is not None}
 
     # -- update --------------------------------------------------------------------------
-    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed finite values with their event positions and times; return detections.
+    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed finite values with their event positions and times (and source offsets,
+        for the provenance of references); return detections.
 
         Values beyond +-MAX_ABS_VALUE are skipped (callers count them as unusable).
         """
         usable = np.abs(x) <= MAX_ABS_VALUE
         if not usable.all():
             x, pos, ts = x[usable], pos[usable], ts[usable]
+            off = None if off is None else off[usable]
         out: list[Detection] = []
         n = len(x)
         self.n += n
         i = 0
-        ref_size = self.settings.reference_size
         while i < n:
-            if self._ref is None:
-                if not self._ref_x:
-                    self._ref_start = int(pos[i])
-                take = min(ref_size - len(self._ref_x), n - i)
-                chunk = x[i : i + take]
-                self._ref_x.extend(chunk.tolist())
-                i += take
-                if len(self._ref_x) == ref_size:
-                    self._finish_reference(int(pos[i - 1]))
+            if self._ref is None and self._discrete is None:
+                window = self._window
+                full = window.window_full
+                i = window.add(x, pos, ts, i, off)
+                if window.window_full and not full:
+                    self._first_window()
+                if window.complete:
+                    self._finish_reference()
                 continue
             if self._discrete is not None:
                 out += self._discrete.update(
-                    [category_name(v) for v in x[i:].tolist()], pos[i:], ts[i:]
+                    [category_name(v) for v in x[i:].tolist()], pos[i:], ts[i:],
+                    None if off is None else off[i:],
                 )
                 break
             hit = self._monitor(x, pos, ts, i)
@@ -153,167 +200,189 @@ class NumericMonitor:
             i = end + 1
         return out
 
-    def _finish_reference(self, last_position: int) -> None:
-        s = self.settings
-        values = self._ref_x
-        n = len(values)
-        mean = math.fsum(values) / n
-        sd = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-        lo, hi = min(values), max(values)
-        ref: dict[str, float] = {
-            "n": n, "mean": mean, "sd": sd, "min": lo, "max": hi,
-            "start_position": self._ref_start, "end_position": last_position,
-        }
-        self._blocks = self._discrete = None
-        self._ref = ref
-        self._ref_x = []
-        if len(np.unique(np.asarray(values))) <= _DISCRETE_MAX:
+    def _first_window(self) -> None:
+        """The first window is full: go categorical, or decide how long to learn."""
+        window = self._window
+        values = np.asarray(window.values)
+        if len(np.unique(values)) <= _DISCRETE_MAX:
+            s = self.settings
+            self._window = ReferenceWindow(s.reference_size, self._season)
             self._discrete = CategoricalMonitor(s, self.signal, self.feature)
-            self._discrete.calibrate(self._arl)
-            zeros = np.zeros(n)
-            self._discrete.update([category_name(v) for v in values], zeros.astype(np.int64), zeros)
+            self._discrete.calibrate(self._discrete_arl())
+            zeros = np.zeros(len(values))
+            times = np.asarray(window.value_ts) if window.value_ts else zeros
+            self._discrete.update([category_name(v) for v in values.tolist()],
+                                  zeros.astype(np.int64), times)
+            self._discrete.set_window(window.window_info())
             return
-        self._blocks = BlockTests.fit(s, values, mean, sd)
-        margin = _RANGE_MARGIN * (hi - lo)
-        ref["range_low"], ref["range_high"] = lo - margin, hi + margin
-        p0 = range_rate_bound(n)
-        self._range = BernoulliCusum(p0, alternative_rate(p0), 1.0)
-        self._set_thresholds()
+        constant = float(values.max()) == float(values.min())
+        window.extend(1.0 if constant else NumericReference.dependence(values).extension)
+
+    def _finish_reference(self) -> None:
+        s = self.settings
+        window = self._window
+        self._window = ReferenceWindow(s.reference_size, self._season)
+        self._dets = []
+        self._reset_pipeline()
+        ref = NumericReference.fit(s, window)
+        self._ref = ref
+        ctx = FitContext(s, self._arl, {**ref.range_reference, **ref.block_reference},
+                         sample=ref.reference_means)
+        if ref.constant:  # nothing to standardise against: only the range is tested
+            self._dets = build(["out_of_range"], ctx)
+        else:
+            specs = [spec for spec in s.river_detectors
+                     if not spec.binary and spec.applies_to(self.signal, self.feature)]
+            self._dets = build(DEFAULTS["numeric"], ctx, specs)
+        self._hist = ref.history(window.tail) if not ref.constant else []
+
+    def _reset_pipeline(self) -> None:
+        self._hist, self._carry_u, self._carry_r = [], [], []
+        self._carry_pos, self._carry_ts = [], []
+
+    def _inputs(
+        self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
+    ) -> tuple[Flags, Blocks | None, np.ndarray, np.ndarray, np.ndarray]:
+        """Range flags and block statistics of x[i:] (with the carry before it)."""
+        ref = self._ref
+        assert ref is not None
+        seg = ref.deseasonalise(x[i:], ts[i:])
+        tags = TagView(pos, ts, i)
+        flags = Flags((seg < ref.range_low) | (seg > ref.range_high), tags)
+        if ref.constant:
+            return flags, None, seg, seg, seg
+        b = self.settings.block_size
+        d = ref.centred_scores(seg)
+        u = ref.whiten(d, self._hist)
+        r = (seg - ref.mean) / ref.sd
+        carry = len(self._carry_u)
+        if carry:
+            u_all = np.concatenate([np.asarray(self._carry_u), u])
+            r_all = np.concatenate([np.asarray(self._carry_r), r])
+            p_all = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:]])
+            t_all = np.concatenate([np.asarray(self._carry_ts), ts[i:]])
+        else:
+            u_all, r_all, p_all, t_all = u, r, pos[i:], ts[i:]
+        nb = len(u_all) // b
+        used = nb * b
+        means, sds = block_stats(u_all[:used], 0.0, 1.0, b)
+        raw_means, raw_sds = block_stats(r_all[:used], 0.0, 1.0, b)
+        starts = np.arange(nb) * b  # index in the carried arrays of each block's first value
+        blocks = Blocks(
+            z=means * math.sqrt(b),
+            mean=means,
+            spread=(sds - ref.block_sd_mean) / ref.block_sd_sd,
+            raw_mean=raw_means,
+            raw_var=raw_sds * raw_sds,
+            tags=list(zip(p_all[starts].tolist(), t_all[starts].tolist(), strict=True)),
+            ends=starts + (b - 1 - carry),
+            values=(u_all[:used].reshape(nb, b), p_all[:used].reshape(nb, b),
+                    t_all[:used].reshape(nb, b)),
+        )
+        self._carried = (p_all, t_all)
+        return flags, blocks, d, u_all, r_all
 
     def _monitor(
         self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
     ) -> tuple[int, Detection] | None:
         """Test x[i:]; on the first detection return (index in x, detection)."""
+        flags, blocks, d, u_all, r_all = self._inputs(x, pos, ts, i)
+        n = flags.n
+        groups: list[tuple[list[Detector], Any]] = [
+            ([det for det in self._dets if det.input == "flags"], flags)]
+        if blocks is not None:
+            groups.insert(0, ([det for det in self._dets if det.input == "blocks"], blocks))
+        hit = race(groups, n)
+        last = n - 1 if hit is None else hit[0]
+        if blocks is not None:
+            self._consume(last, d, u_all, r_all, blocks, pos, ts, i)
+        if hit is None:
+            return None
+        j = i + hit[0]
+        return j, self._detection(j, hit[1], pos, ts, x[i : j + 1])
+
+    def _consume(
+        self, last: int, d: np.ndarray, u_all: np.ndarray, r_all: np.ndarray, blocks: Blocks,
+        pos: np.ndarray, ts: np.ndarray, i: int,
+    ) -> None:
+        """Keep the state of a pipeline that consumed the segment up to index ``last``."""
         ref = self._ref
-        assert ref is not None and self._range is not None
-        # Each detector must consume exactly the values up to the first detection of
-        # any of them (a suppressed detection keeps monitoring). The range test is
-        # cheap to roll back, so it runs first and is replayed if a block test wins.
-        before = self._range.to_state()
-        seg = x[i:]
-        outside = (seg < ref["range_low"]) | (seg > ref["range_high"])
-        r = self._range.update_many(outside, TagView(pos, ts, i))
-        end = len(x) if r < 0 else i + r + 1
-        block_hit = self._blocks.run(x, pos, ts, i, end) if self._blocks is not None else None
-        if block_hit is not None:
-            j, fired = block_hit
-            if r >= 0:
-                self._range = BernoulliCusum.from_state(before)
-                if self._range.update_many(outside[: j + 1 - i], TagView(pos, ts, i)) >= 0:
-                    self._range.restart()  # fired on the same value: one detection
-            return j, self._block_detection(j, fired, pos, ts)
-        if r >= 0:
-            j = i + r
-            return j, self._range_detection(j, pos, ts, x[i : j + 1])
-        return None
+        assert ref is not None
+        if ref.order:
+            self._hist = (self._hist + d[: last + 1].tolist())[-ref.order:]
+        b = self.settings.block_size
+        carry = len(self._carry_u)
+        done = int(np.searchsorted(blocks.ends, last, side="right")) * b  # in u_all
+        stop = last + 1 + carry
+        p_all, t_all = self._carried
+        self._carry_u = u_all[done:stop].tolist()
+        self._carry_r = r_all[done:stop].tolist()
+        self._carry_pos = p_all[done:stop].tolist()
+        self._carry_ts = t_all[done:stop].tolist()
 
     # -- detections ------------------------------------------------------------------------
-    def _finish_detection(self, detection: Detection) -> Detection:
+    def _detection(
+        self, j: int, fired: list[Detector], pos: np.ndarray, ts: np.ndarray, seen: np.ndarray
+    ) -> Detection:
+        ref = self._ref
+        assert ref is not None
+        primary = fired[0]
+        position = int(pos[j])
+        report = primary.report(position, ref.summary)
+        stats: dict[str, Any] = {"reference": ref.report_stats(), "current": report.current,
+                                 **report.extra}
+        if primary.name == "out_of_range":
+            recent = seen[-min(len(seen), 1000):]
+            stats["reference"]["outside_rate"] = report.extra["design_rate"]
+            stats["current"].update(min=float(recent.min()), max=float(recent.max()))
+            stats.pop("design_rate")
+        # Out-of-range inputs are a data-quality problem; out-of-range predictions or
+        # errors belong to their own signal.
+        quality = primary.name == "out_of_range" and self.signal == "feature"
+        detection = make_detection("data_quality" if quality else self.signal, self.feature,
+                                   fired, position, float(ts[j]), report, stats, ref.window,
+                                   self.settings.budget, self._arl)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
         if detection.suppressed:
-            # Same episode: keep the reference; fired tests start afresh (the block
-            # tests reset themselves on their next update).
-            if self._range is not None and self._range.drift_detected:
-                self._range.restart()
+            for det in fired:  # same episode: keep the reference, fired tests start afresh
+                det.restart()
             return detection
         # Re-baseline: the next values form a new reference.
         self._ref = None
-        self._blocks = self._discrete = None
-        self._range = None
+        self._dets = []
+        self._reset_pipeline()
         return detection
-
-    def _reference_stats(self) -> dict[str, float]:
-        ref = self._ref
-        assert ref is not None
-        return {k: ref[k] for k in ("n", "mean", "sd", "min", "max", "start_position",
-                                    "end_position")}
-
-    def _block_detection(
-        self, j: int, fired: list[str], pos: np.ndarray, ts: np.ndarray
-    ) -> Detection:
-        assert self._blocks is not None
-        name = fired[0]
-        report = self._blocks.report(name, int(pos[j]))
-        onset = report["onset"]
-        stats = {
-            "reference": self._reference_stats(),
-            "current": report["current"],
-            "detectors_fired": fired,
-            **report["extra"],
-        }
-        return self._finish_detection(
-            Detection(
-                signal=self.signal,
-                feature=self.feature,
-                detector=name,
-                position=int(pos[j]),
-                timestamp=float(ts[j]),
-                onset_position=int(onset[0]),
-                onset_timestamp=float(onset[1]),
-                direction=report["direction"],
-                severity=report["severity"],
-                statistics=stats,
-            )
-        )
-
-    def _range_detection(
-        self, j: int, pos: np.ndarray, ts: np.ndarray, seen: np.ndarray
-    ) -> Detection:
-        det = self._range
-        assert det is not None
-        onset_pos, onset_ts = det.onset_tag
-        rate = det.current_rate
-        recent = seen[-min(len(seen), 1000):]
-        stats = {
-            "reference": {**self._reference_stats(), "outside_rate": det.p0},
-            "current": {
-                "outside_rate": rate,
-                "n": int(pos[j]) - onset_pos + 1,
-                "min": float(recent.min()),
-                "max": float(recent.max()),
-            },
-        }
-        return self._finish_detection(
-            Detection(
-                # Out-of-range inputs are a data-quality problem; out-of-range
-                # predictions or errors belong to their own signal.
-                signal="data_quality" if self.signal == "feature" else self.signal,
-                feature=self.feature,
-                detector="out_of_range",
-                position=int(pos[j]),
-                timestamp=float(ts[j]),
-                onset_position=int(onset_pos),
-                onset_timestamp=float(onset_ts),
-                direction="up",
-                severity=severity_from_rate(det.p0, rate),
-                statistics=stats,
-            )
-        )
 
     # -- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref_x": self._ref_x,
-            "ref_start": self._ref_start,
-            "ref": self._ref,
-            "blocks": None if self._blocks is None else self._blocks.to_state(),
-            "range": None if self._range is None else self._range.to_state(),
+            "window": self._window.to_state(),
+            "ref": None if self._ref is None else self._ref.to_state(),
+            "detectors": [[d.name, d.to_state()] for d in self._dets],
+            "pipeline": [list(self._hist), list(self._carry_u), list(self._carry_r),
+                         list(self._carry_pos), list(self._carry_ts)],
             "discrete": None if self._discrete is None else self._discrete.to_state(),
-            "last_alert": dict(self._last_alert),
+            "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.detections],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._ref_x = [float(v) for v in state["ref_x"]]
-        self._ref_start = int(state["ref_start"])
-        self._ref = None if state["ref"] is None else dict(state["ref"])
-        blocks = state["blocks"]
-        self._blocks = None if blocks is None else BlockTests.from_state(self.settings, blocks)
-        self._range = None if state["range"] is None else BernoulliCusum.from_state(state["range"])
+        self._window = ReferenceWindow.from_state(self.settings.reference_size, state["window"])
+        ref = state["ref"]
+        self._ref = None if ref is None else NumericReference.from_state(self.settings, ref)
+        self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
+        hist, cu, cr, cp, ct = state["pipeline"]
+        self._hist = [float(v) for v in hist]
+        self._carry_u = [float(v) for v in cu]
+        self._carry_r = [float(v) for v in cr]
+        self._carry_pos = [int(v) for v in cp]
+        self._carry_ts = [float(v) for v in ct]
+        if self._ref is not None and len(self._hist) != self._ref.order:
+            raise ValueError("numeric monitor state: whitening history of the wrong length")
         self._discrete = None
         if state["discrete"] is not None:
             self._discrete = CategoricalMonitor(self.settings, self.signal, self.feature)

@@ -158,7 +158,8 @@ class PartitionMonitors:
             mm = self._model(model_id, version)
             feats = [events[r].body["features"] for r in rows]
             ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
-            dets = mm.observe_features(feats, ts, np.asarray(rows))
+            off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
+            dets = mm.observe_features(feats, ts, np.asarray(rows), off)
             self._emit(dets, mm, events, topic, now, done)
 
     def _predictions(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
@@ -167,9 +168,10 @@ class PartitionMonitors:
             mm = self._model(model_id, version)
             bodies = [events[r].body for r in rows]
             ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
+            off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
             dets = mm.observe_predictions(
                 [b["prediction"] for b in bodies], [b.get("scores") for b in bodies], ts,
-                np.asarray(rows),
+                np.asarray(rows), off,
             )
             self._emit(dets, mm, events, topic, now, done)
         for row, e in enumerate(events):
@@ -202,7 +204,8 @@ class PartitionMonitors:
     ) -> None:
         for (model_id, version), (items, rows) in outcomes.items():
             mm = self._model(model_id, version)
-            dets = mm.observe_outcomes(items, np.asarray(rows))
+            off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
+            dets = mm.observe_outcomes(items, np.asarray(rows), off)
             self._emit(dets, mm, events, topic, now, done)
 
     # -- views --------------------------------------------------------------------------------

@@ -1,4 +1,10 @@
-"""Monitor of a 0/1 stream: error rate, null rate, type changes, unseen categories."""
+"""Monitor of a 0/1 stream: error rate, null rate, type changes.
+
+It learns a reference rate, then runs its rate detector (a registered Bernoulli
+CUSUM named after what the flag means, see :mod:`.detectors.rates`) and, for a
+classifier's errors, any configured River binary detector (``drift.binary.DDM``,
+...), all on the same flags; the earliest alarm wins.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +12,24 @@ from typing import Any
 
 import numpy as np
 
-from .bernoulli import BernoulliCusum
-from .calibration import bernoulli_design
-from .detection import Detection, apply_cooldown, severity_from_rate
+from .calibration import wilson_upper
+from .dependence import count_dispersion, markov_vif
+from .detection import Detection, apply_cooldown
+from .detectors import REGISTRY, build, detector_class
+from .detectors.base import Detector, FitContext, Flags, TagView, race
+from .detectors.base import detection as make_detection
 from .settings import MonitorSettings
 
 __all__ = ["RateMonitor", "TagView"]
 
-# A design rate this high leaves no room for a rise worth alerting on.
-_MAX_DESIGN_RATE = 0.95
 # A reference rate is learnt from at least this many of the rarer outcome (e.g. 200
 # errors), which puts its relative error near 7%, within this many reference windows.
 _RATE_MIN_COUNT = 200
 _RATE_MAX_FACTOR = 10
-
-
-class TagView:
-    """Lazy ``(position, timestamp)`` tags over two aligned arrays, from ``start`` on."""
-
-    __slots__ = ("_pos", "_ts", "_start")
-
-    def __init__(self, pos: np.ndarray, ts: np.ndarray, start: int = 0) -> None:
-        self._pos, self._ts, self._start = pos, ts, start
-
-    def __getitem__(self, j: int) -> tuple[int, float]:
-        k = self._start + j
-        return int(self._pos[k]), float(self._ts[k])
+# Flags per block when measuring how much the reference's counts vary.
+_DISPERSION_BLOCK = 100
+# Pseudo-events of the whole reference's rate in each phase bin's (declared season).
+_SEASON_PRIOR = 10.0
 
 
 class RateMonitor:
@@ -42,7 +40,7 @@ class RateMonitor:
     settings
         Reference size, budget and cooldown.
     signal, feature, detector
-        Names reported with a detection.
+        Names reported with a detection; ``detector`` is a registered rate detector.
 
     The design (rate, alternative, threshold) comes from
     :func:`~streamproc.core.calibration.bernoulli_design`.
@@ -58,8 +56,6 @@ class RateMonitor:
     [('error_rate', 20175, 20018, 'high')]
     """
 
-    n_detectors = 1
-
     def __init__(
         self,
         settings: MonitorSettings,
@@ -67,6 +63,8 @@ class RateMonitor:
         feature: str | None,
         detector: str,
     ) -> None:
+        if detector not in REGISTRY or REGISTRY[detector].input != "flags":
+            raise ValueError(f"{detector!r} is not a registered rate detector")
         self.settings = settings
         self.signal = signal
         self.feature = feature
@@ -75,20 +73,51 @@ class RateMonitor:
         self._ref_n = 0
         self._ref_ones = 0
         self._ref_start = 0
+        self._ref_pairs = 0  # consecutive (1, 1) flags in the reference: its burstiness
+        self._ref_blocks: list[int] = []  # ones per block of _DISPERSION_BLOCK flags
+        self._last_flag = False  # the flag before the current batch (pairs across batches)
         self._p_ref: float | None = None
-        self._det: BernoulliCusum | None = None
+        self._vif = 1.0
+        self._season = settings.season_for(signal, feature)
+        self._window: dict[str, Any] = {}  # first/last event of the reference (provenance)
+        bins = 0 if self._season is None else self._season.bins
+        self._bin_n = [0] * bins  # a declared season's reference counts per phase bin
+        self._bin_ones = [0] * bins
+        self._ref_span = [0.0, 0.0]
+        self._dets: list[Detector] = []
         self._last_alert: dict[str, list[int]] = {}  # detector -> [position, severity rank]
         self.n = 0
         self.ones = 0
         self.detections = 0
 
     # -- configuration -----------------------------------------------------------------
+    def _river_specs(self) -> list[Any]:
+        if self.detector != "error_rate":
+            return []
+        return [spec for spec in self.settings.river_detectors
+                if spec.binary and spec.applies_to(self.signal, self.feature)]
+
+    @property
+    def detector_names(self) -> list[str]:
+        return [self.detector, *(spec.name for spec in self._river_specs())]
+
+    @property
+    def n_detectors(self) -> int:
+        return len(self.detector_names)
+
     def calibrate(self, arl_events: float) -> None:
-        """Set the events between false alarms this detector may use."""
+        """Set the events between false alarms each detector may use."""
         self._arl = float(arl_events)
-        if self._det is not None and self._p_ref is not None:
-            _, _, h = bernoulli_design(self._ref_ones, self._ref_n, self._arl)
-            self._det.set_threshold(h)
+        for det in self._dets:
+            det.calibrate(self._arl)
+
+    def scores(self) -> dict[str, float]:
+        return {d.name: s for d in self._dets if (s := d.score) is not None}
+
+    @property
+    def dependence(self) -> float | None:
+        """The reference's variance inflation factor (1: independent), once learnt."""
+        return None if self._p_ref is None else self._vif
 
     @property
     def learning(self) -> bool:
@@ -104,8 +133,10 @@ class RateMonitor:
         return self.ones / self.n if self.n else 0.0
 
     # -- update --------------------------------------------------------------------------
-    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray) -> list[Detection]:
-        """Feed 0/1 items with their event positions and times; return detections."""
+    def update(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray,
+               off: np.ndarray | None = None) -> list[Detection]:
+        """Feed 0/1 items with their event positions and times (and source offsets, for
+        the provenance of references); return detections."""
         out: list[Detection] = []
         total = len(x)
         self.n += total
@@ -113,7 +144,7 @@ class RateMonitor:
         i = 0
         n_ref = self.settings.reference_size
         while i < total:
-            if self._det is None:
+            if not self._dets:
                 if self._p_ref is not None:  # in-control rate too high to test for a rise
                     break
                 # Checked only at multiples of reference_size, so the end of the
@@ -122,86 +153,176 @@ class RateMonitor:
                     self._ref_start = int(pos[i])
                 checkpoint = (self._ref_n // n_ref + 1) * n_ref
                 take = min(checkpoint - self._ref_n, total - i)
-                self._ref_ones += int(np.count_nonzero(x[i : i + take]))
+                chunk = x[i : i + take]
+                self._ref_ones += int(np.count_nonzero(chunk))
+                if self._ref_n == 0:
+                    self._last_flag = False
+                    self._window = {"first_position": int(pos[i]),
+                                    "first_event_time": float(ts[i]),
+                                    "first_offset": -1 if off is None else int(off[i])}
+                if take:
+                    self._window.update(
+                        last_position=int(pos[i + take - 1]),
+                        last_event_time=float(ts[i + take - 1]),
+                        last_offset=-1 if off is None else int(off[i + take - 1]))
+                self._ref_pairs += int(np.count_nonzero(chunk[1:] & chunk[:-1])) + int(
+                    bool(self._last_flag and take and chunk[0]))
+                if take:
+                    self._last_flag = bool(chunk[-1])
+                    self._count_blocks(chunk)
+                    if self._season is not None:
+                        self._count_bins(chunk, ts[i : i + take])
                 self._ref_n += take
                 i += take
                 if self._ref_n == checkpoint and self._reference_is_enough():
                     self._finish_reference()
                 continue
-            hit = self._det.update_many(x[i:], TagView(pos, ts, i))
-            if hit < 0:
+            bins = None if self._season is None else self._season.bin_of(ts[i:])
+            hit = race([(self._dets, Flags(x[i:], TagView(pos, ts, i), bins))], total - i)
+            if hit is None:
                 break
-            j = i + hit
-            out.append(self._detection(int(pos[j]), float(ts[j])))
+            j = i + hit[0]
+            out.append(self._detection(hit[1], int(pos[j]), float(ts[j])))
             i = j + 1
         return out
+
+    def _count_bins(self, chunk: np.ndarray, ts: np.ndarray) -> None:
+        assert self._season is not None
+        if self._ref_n == 0:
+            self._ref_span = [float(ts[0]), float(ts[0])]
+        self._ref_span[1] = max(self._ref_span[1], float(ts.max()))
+        bins = self._season.bin_of(ts)
+        n, ones = np.asarray(self._bin_n), np.asarray(self._bin_ones)
+        np.add.at(n, bins, 1)
+        np.add.at(ones, bins, chunk.astype(np.int64))
+        self._bin_n, self._bin_ones = n.tolist(), ones.tolist()
+
+    def _count_blocks(self, chunk: np.ndarray) -> None:
+        first = self._ref_n // _DISPERSION_BLOCK
+        ids = (np.arange(self._ref_n, self._ref_n + len(chunk)) // _DISPERSION_BLOCK) - first
+        ones = np.bincount(ids, weights=chunk.astype(np.float64)).astype(np.int64).tolist()
+        if self._ref_n % _DISPERSION_BLOCK and self._ref_blocks:
+            self._ref_blocks[-1] += ones[0]
+            ones = ones[1:]
+        self._ref_blocks.extend(ones)
+
+    @property
+    def vif(self) -> float:
+        """Variance inflation of the reference's flag counts (1: independent): bursts
+        (a two-state Markov model) or a slowly cycling rate (block-count dispersion)."""
+        full = self._ref_blocks[: self._ref_n // _DISPERSION_BLOCK]
+        return max(markov_vif(self._ref_n, self._ref_ones, self._ref_n - 1, self._ref_pairs),
+                   count_dispersion(np.asarray(full), _DISPERSION_BLOCK))
 
     def _reference_is_enough(self) -> bool:
         """A rate seen a few times is estimated too roughly to test for its doubling:
         keep learning until both outcomes were seen _RATE_MIN_COUNT times (or never
-        the rarer one), up to _RATE_MAX_FACTOR reference windows."""
+        the rarer one), up to _RATE_MAX_FACTOR reference windows. A dependent stream
+        (bursts, a cycling rate) learns over all of them: a slow cycle needs the span."""
+        if self._season is not None:  # a declared season: a whole one, every bin filled
+            return self._season.covered(self._ref_span[0], self._ref_span[1], self._bin_n)
         rare = min(self._ref_ones, self._ref_n - self._ref_ones)
         longest = _RATE_MAX_FACTOR * self.settings.reference_size
-        return rare == 0 or rare >= _RATE_MIN_COUNT or self._ref_n >= longest
+        if self._ref_n >= longest:
+            return True
+        if rare == 0:
+            return True
+        return rare >= _RATE_MIN_COUNT and self.vif == 1.0
 
     def _finish_reference(self) -> None:
         self._p_ref = self._ref_ones / self._ref_n
-        p0, p1, h = bernoulli_design(self._ref_ones, self._ref_n, self._arl)
-        if p0 < _MAX_DESIGN_RATE:
-            self._det = BernoulliCusum(p0, p1, h)
+        # River binary detectors replay the reference's errors; a reference without
+        # both outcomes replays its upper-bound design rate instead.
+        p = (self._p_ref if 0 < self._ref_ones < self._ref_n
+             else wilson_upper(self._ref_ones, self._ref_n))
+        sample = _bernoulli_sample(p)
+        # Bursts: the reference rate is as uncertain as from n / VIF independent flags,
+        # and the CUSUM's walk varies VIF times as much (its threshold scales with it).
+        vif = 1.0 if self._season is not None else self.vif
+        self._vif = vif
+        reference: dict[str, Any] = {"ones": round(self._ref_ones / vif),
+                                     "n": round(self._ref_n / vif), "factor": vif}
+        if self._season is not None:
+            # Each phase bin's rate, shrunk towards the whole reference's by
+            # _SEASON_PRIOR pseudo-events (a quiet bin is not all noise).
+            n, ones = np.asarray(self._bin_n, float), np.asarray(self._bin_ones, float)
+            rates = (ones + _SEASON_PRIOR * self._p_ref) / (n + _SEASON_PRIOR)
+            floor = wilson_upper(0, max(self._ref_n, 1))
+            reference["bin_rates"] = np.clip(rates, floor, 1.0).tolist()
+        ctx = FitContext(self.settings, self._arl, reference, sample=sample)
+        dets = build([self.detector], ctx)
+        if not dets:  # in-control rate too high to test for a rise
+            return
+        self._dets = dets + build([], ctx, self._river_specs())
 
-    def _detection(self, position: int, timestamp: float) -> Detection:
-        det = self._det
-        assert det is not None and self._p_ref is not None
-        onset_pos, onset_ts = det.onset_tag
+    def _detection(self, fired: list[Detector], position: int, timestamp: float) -> Detection:
+        assert self._p_ref is not None
+        primary = fired[0]
+        reference = {"rate": self._p_ref, "n": self._ref_n,
+                     "start_position": self._ref_start, "dependence": {"vif": self._vif}}
+        report = primary.report(position, reference)
         self.detections += 1
-        current = det.current_rate
-        stats = {
-            "reference": {"rate": self._p_ref, "n": self._ref_n, "design_rate": det.p0,
-                          "start_position": self._ref_start},
-            "current": {"rate": current, "n": position - onset_pos + 1},
-            "tuned_for_rate": det.p1,
-            "threshold": det.threshold,
+        stats: dict[str, Any] = {
+            "reference": {**reference, "design_rate": report.extra.get("design_rate")},
+            "current": report.current,
+            **{k: v for k, v in report.extra.items() if k != "design_rate"},
         }
-        detection = Detection(
-            signal=self.signal,
-            feature=self.feature,
-            detector=self.detector,
-            position=position,
-            timestamp=timestamp,
-            onset_position=int(onset_pos),
-            onset_timestamp=float(onset_ts),
-            direction="up",
-            severity=severity_from_rate(self._p_ref, current),
-            statistics=stats,
-        )
+        detection = make_detection(self.signal, self.feature, fired, position, timestamp,
+                                   report, stats, {"n": self._ref_n, **self._window},
+                                   self.settings.budget, self._arl)
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events)
-        if detection.suppressed:  # same episode: keep the reference, restart the test
-            det.restart()
+        if detection.suppressed:  # same episode: keep the reference, restart the tests
+            for det in fired:
+                det.restart()
             return detection
         # Re-baseline: learn the new rate from the next reference window.
-        self._det = None
+        self._dets = []
         self._p_ref = None
-        self._ref_n = self._ref_ones = 0
+        self._ref_n = self._ref_ones = self._ref_pairs = 0
+        self._ref_blocks = []
+        self._bin_n = [0] * len(self._bin_n)
+        self._bin_ones = [0] * len(self._bin_ones)
         return detection
 
     # -- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "ref": [self._ref_n, self._ref_ones, self._ref_start],
+            "ref": [self._ref_n, self._ref_ones, self._ref_start, self._ref_pairs,
+                    int(self._last_flag)],
+            "ref_blocks": list(self._ref_blocks),
+            "season": [self._bin_n, self._bin_ones, self._ref_span],
+            "vif": self._vif,
+            "window": dict(self._window),
             "p_ref": self._p_ref,
-            "det": None if self._det is None else self._det.to_state(),
-            "last_alert": dict(self._last_alert),
+            "detectors": [[d.name, d.to_state()] for d in self._dets],
+            "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.ones, self.detections],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._ref_n, self._ref_ones, self._ref_start = (int(v) for v in state["ref"])
+        ref_n, ones, start, pairs, last = (int(v) for v in state["ref"])
+        self._ref_n, self._ref_ones, self._ref_start, self._ref_pairs = ref_n, ones, start, pairs
+        self._last_flag = bool(last)
+        self._ref_blocks = [int(v) for v in state["ref_blocks"]]
+        bin_n, bin_ones, span = state["season"]
+        self._bin_n, self._bin_ones = [int(v) for v in bin_n], [int(v) for v in bin_ones]
+        self._ref_span = [float(v) for v in span]
+        self._vif = float(state["vif"])
+        self._window = dict(state["window"])
         p_ref = state["p_ref"]
         self._p_ref = None if p_ref is None else float(p_ref)
-        det = state["det"]
-        self._det = None if det is None else BernoulliCusum.from_state(det)
+        self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
         self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
         self.n, self.ones, self.detections = (int(v) for v in state["i"])
+
+
+# Bootstrap source for calibrating River binary detectors: resampling the reference's
+# 0/1 errors with replacement is drawing Bernoulli(p) with p the reference rate.
+_SAMPLE = 1000
+
+
+def _bernoulli_sample(p: float) -> np.ndarray:
+    ones = int(round(p * _SAMPLE))
+    return np.concatenate([np.ones(ones), np.zeros(_SAMPLE - ones)])

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from .packing import pack, unpack
+
 __all__ = ["NormalScores"]
 
 # Knots of the reference sketch: enough for a smooth CDF, small enough for snapshots.
@@ -28,6 +30,10 @@ _KNOTS = 257
 # SIMD transcendental functions.
 _GRID_U = np.linspace(0.0, 1.0, 8193)
 _GRID_Z = np.array([NormalDist().inv_cdf(min(max(u, 1e-9), 1 - 1e-9)) for u in _GRID_U])
+
+
+def _ranks(n: int, k: int) -> np.ndarray:
+    return np.round(np.linspace(0, n - 1, k)).astype(np.int64)
 
 
 class NormalScores:
@@ -42,10 +48,12 @@ class NormalScores:
     (-0.01, 0.99, 3.48)
     """
 
-    def __init__(self, xp: np.ndarray, fp: np.ndarray, n: int) -> None:
+    def __init__(self, xp: np.ndarray, fp: np.ndarray, n: int,
+                 knots: np.ndarray | None = None) -> None:
         self.xp = xp
         self.fp = fp
         self.n = n
+        self.knots = knots  # the order statistics kept (with ties): xp and fp follow
         self._lo = 0.5 / (n + 1)
         self._hi = 1.0 - 0.5 / (n + 1)
 
@@ -54,14 +62,18 @@ class NormalScores:
         srt = np.sort(np.asarray(values, dtype=np.float64))
         n = len(srt)
         k = min(_KNOTS, n)
-        ranks = np.round(np.linspace(0, n - 1, k)).astype(np.int64)
-        knots = srt[ranks]
+        return cls.from_knots(srt[_ranks(n, k)], n)
+
+    @classmethod
+    def from_knots(cls, knots: np.ndarray, n: int) -> NormalScores:
+        """The sketch of the order statistics ``knots`` of ``n`` reference values."""
+        ranks = _ranks(n, len(knots))
         # E[F(X_(i))] = (i + 1) / (n + 1): the expected CDF at the i-th order statistic.
         u = (ranks + 1.0) / (n + 1.0)
         xp, inverse = np.unique(knots, return_inverse=True)
         # Tied knots (discrete features) take their mid CDF value: mid-ranks.
         fp = np.bincount(inverse, weights=u) / np.bincount(inverse)
-        return cls(xp, fp, n)
+        return cls(xp, fp, n, knots)
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if len(self.xp) == 1:
@@ -71,12 +83,15 @@ class NormalScores:
         return np.interp(u, _GRID_U, _GRID_Z)
 
     def to_state(self) -> dict[str, Any]:
-        return {"xp": self.xp.tolist(), "fp": self.fp.tolist(), "n": self.n}
+        assert self.knots is not None
+        return {"knots": pack(self.knots), "n": self.n}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> NormalScores:
-        xp = np.asarray(state["xp"], dtype=np.float64)
-        fp = np.asarray(state["fp"], dtype=np.float64)
-        if xp.shape != fp.shape or xp.ndim != 1 or len(xp) == 0:
-            raise ValueError("normal-score sketch has mismatched or empty knots")
-        return cls(xp, fp, int(state["n"]))
+        knots = unpack(state["knots"])
+        n = int(state["n"])
+        if knots.ndim != 1 or not 0 < len(knots) <= min(_KNOTS, n):
+            raise ValueError("normal-score sketch has no knots or more than its reference")
+        if np.any(np.diff(knots) < 0):
+            raise ValueError("normal-score sketch knots are not sorted")
+        return cls.from_knots(knots, n)

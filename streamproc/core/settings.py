@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from .calibration import FalseAlarmBudget
+from .season import Season
 
 __all__ = ["MonitorSettings"]
 
@@ -39,6 +41,18 @@ class MonitorSettings:
         pooled (bounded memory and alert size).
     min_category_share
         Categories below this reference share are pooled into "(other)".
+    river_detectors
+        River detectors added to the monitors they apply to
+        (:class:`~streamproc.core.detectors.river.RiverSpec`).
+    seasonality
+        Declared cycle of every signal, in seconds of event time (None: none known;
+        the monitors estimate short-range dependence themselves), see
+        :mod:`streamproc.core.season`.
+    feature_seasonality
+        ``(feature, seconds)`` pairs: a declared cycle of one feature (or of
+        ``prediction``), overriding ``seasonality``.
+    season_bins
+        Phase bins of a declared season (24: hours of a day).
     """
 
     reference_size: int = 2000
@@ -50,6 +64,16 @@ class MonitorSettings:
     cooldown_events: int = 5000
     max_categories: int = 50
     min_category_share: float = 0.01
+    river_detectors: tuple[Any, ...] = ()
+    seasonality: float | None = None
+    feature_seasonality: tuple[tuple[str, float], ...] = ()
+    season_bins: int = 24
+
+    def season_for(self, signal: str, feature: str | None) -> Season | None:
+        """The declared season of a monitor (a feature's own, else the model's)."""
+        name = feature if feature is not None else signal
+        period = dict(self.feature_seasonality).get(name, self.seasonality)
+        return None if period is None else Season(period, self.season_bins)
 
     def __post_init__(self) -> None:
         if self.reference_size < 4 * self.block_size:

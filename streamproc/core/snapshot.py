@@ -6,9 +6,11 @@ monitors rebuild themselves from it field by field. With a state key configured,
 snapshots are signed and an unsigned or mis-signed one is refused, so a writer of
 the state topic cannot forge monitor state either.
 
-``format`` changes when the layout of the state changes; ``algorithms`` changes
-when a detector's state or arithmetic changes. A snapshot from an unknown format or
-algorithms version is refused with a :class:`~streamproc.errors.SnapshotError`
+``format`` changes when the layout of the state changes; ``algorithms`` stamps the
+version of the monitors' and of every registered detector's state and arithmetic
+(:func:`~streamproc.core.detectors.algorithms_stamp`) and River's version (its
+detectors' state bytes follow its layout). A snapshot from an unknown format or
+other algorithms is refused with a :class:`~streamproc.errors.SnapshotError`
 that says how to rebuild state (``streamproc worker --reset-state``).
 """
 
@@ -20,16 +22,21 @@ import zlib
 from typing import Any
 
 import orjson
+import river
 
 from .. import __version__
 from ..errors import SnapshotError
+from .detectors import algorithms_stamp
 
-__all__ = ["ALGORITHMS_VERSION", "FORMAT_VERSION", "decode", "encode"]
+__all__ = ["ALGORITHMS", "FORMAT_VERSION", "MONITORS_VERSION", "decode", "encode"]
 
 MAGIC = b"SPSNAP"
 FORMAT_VERSION = 1
-# Bump when a monitor's state fields or arithmetic change: old state is then refused.
-ALGORITHMS_VERSION = 1
+# Bump when a monitor's own state fields or arithmetic change (references, pipelines,
+# alert policy); detectors carry their own versions in the registry.
+MONITORS_VERSION = 2
+ALGORITHMS: dict[str, Any] = {"monitors": MONITORS_VERSION, **algorithms_stamp(),
+                              "river": river.__version__}
 _SIGNED = 1
 _DIGEST = 32
 # Refuse to inflate beyond this: a corrupt or hostile record cannot exhaust memory.
@@ -49,7 +56,7 @@ def encode(state: dict[str, Any], key: bytes | None = None, level: int = 1) -> b
     """
     payload = {
         "format": FORMAT_VERSION,
-        "algorithms": ALGORITHMS_VERSION,
+        "algorithms": ALGORITHMS,
         "streamproc": __version__,
         "state": state,
     }
@@ -112,10 +119,16 @@ def decode(blob: bytes, key: bytes | None = None) -> dict[str, Any]:
         raise SnapshotError(f"state snapshot is corrupt ({exc}); {REBUILD_HINT}") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("state"), dict):
         raise SnapshotError(f"state snapshot has no state object; {REBUILD_HINT}")
-    if payload.get("algorithms") != ALGORITHMS_VERSION:
+    written = payload.get("algorithms")
+    if written != ALGORITHMS:
+        if isinstance(written, dict):
+            changed = sorted(k for k in {*written, *ALGORITHMS}
+                             if written.get(k) != ALGORITHMS.get(k))
+            what = "other versions of " + ", ".join(changed)
+        else:
+            what = f"algorithms version {written!r}"
         raise SnapshotError(
-            f"state snapshot was written by detector algorithms version "
-            f"{payload.get('algorithms')!r} (streamproc {payload.get('streamproc')}), this "
-            f"streamproc {__version__} uses version {ALGORITHMS_VERSION}; {REBUILD_HINT}"
+            f"state snapshot was written with {what} (streamproc "
+            f"{payload.get('streamproc')}) than this streamproc {__version__}; {REBUILD_HINT}"
         )
     return payload

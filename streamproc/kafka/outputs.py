@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
+from .. import cloudevents
 from ..config import Settings
 from ..core.events import Rejection
 from .common import base_config
@@ -101,8 +102,12 @@ class Outputs:
         self._producer.poll(0)
 
     def alert(self, alert: dict[str, Any]) -> None:
+        """The alert JSON as value, CloudEvents binary-mode headers (``ce_*``) beside it."""
         self._produce(
-            self.settings.alerts_topic, alert["model_id"].encode(), orjson.dumps(alert)
+            self.settings.alerts_topic,
+            alert["model_id"].encode(),
+            orjson.dumps(alert),
+            cloudevents.kafka_headers(alert, self.settings.group_id),
         )
 
     def dead_letter(

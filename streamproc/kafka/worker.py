@@ -13,6 +13,7 @@ numbers of every input topic to the same worker (co-partitioning).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -29,14 +30,22 @@ from prometheus_client import CollectorRegistry
 from ..config import Settings
 from ..errors import BrokerError
 from ..processing import MessageBatch, Rewind
+from ..webhooks.settings import resolve as resolve_webhooks
 from .common import base_config
+from .lag import ConsumerLag
 from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, VIEW_INTERVAL_SECONDS, GroupMember
+from .webhook_relay import WebhookRelays
 
 __all__ = ["Worker"]
 
 _log = logging.getLogger("streamproc.worker")
 
 POLL_TIMEOUT_SECONDS = 0.25
+# A partition the core fails on this many times within the window is paused (reason
+# on /readyz) instead of dead-lettering its stream batch after batch: the failure is
+# a bug that replaying will not fix.
+MAX_REWINDS = 3
+REWIND_WINDOW_SECONDS = 600.0
 
 
 class Worker(GroupMember):
@@ -46,12 +55,18 @@ class Worker(GroupMember):
         super().__init__(settings, registry)
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
+        self._lag: ConsumerLag | None = None
+        self._relays: WebhookRelays | None = None
+        self._rewinds: dict[int, list[float]] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         """Check the broker, create topics, start the HTTP endpoint and join the group."""
         s = self.settings
+        hooks = resolve_webhooks(s.alert_webhooks, os.environ)  # a missing secret stops here
         self._open()
+        assert self.http is not None
+        self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag)
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
             {
@@ -72,6 +87,9 @@ class Worker(GroupMember):
             on_revoke=self._on_revoke,
             on_lost=self._on_lost,
         )
+        if hooks:
+            self._relays = WebhookRelays(s, hooks, self.registry)
+            self._relays.start()
         _log.info(
             "worker joined group %s on %s (%d partitions per input topic); metrics at %s",
             s.group_id, s.broker, self.partition_count, self.http.url,
@@ -102,6 +120,7 @@ class Worker(GroupMember):
                     self.checkpoint()
                 if now - self._last_view >= VIEW_INTERVAL_SECONDS:
                     self.publish_view()
+                    self._refresh_lag()
                 if self._transient and now - self._last_retry >= RESTORE_RETRY_SECONDS:
                     self._retry_failed()
         finally:
@@ -109,6 +128,8 @@ class Worker(GroupMember):
 
     def close(self) -> None:
         """Final checkpoint, leave the group, stop serving. Bounded in time."""
+        if self._relays is not None:
+            self._relays.stop()  # they finish their attempt in flight meanwhile
         if self._consumer is not None:
             try:
                 self.checkpoint()
@@ -118,6 +139,9 @@ class Worker(GroupMember):
                 )
             self._consumer.close()  # leaves the group: the others rebalance at once
             self._consumer = None
+        if self._relays is not None:
+            self._relays.join()
+            self._relays = None
         self._close_outputs()
 
     # -- rebalancing -------------------------------------------------------------------------
@@ -180,6 +204,11 @@ class Worker(GroupMember):
         _log.warning("lost partitions %s without a clean hand-over", sorted(numbers))
         self._drop(numbers)
 
+    def _drop(self, numbers: set[int]) -> None:
+        for p in numbers:
+            self._rewinds.pop(p, None)
+        super()._drop(numbers)
+
     # -- processing ----------------------------------------------------------------------------
     def _process(self, msgs: list[Message]) -> None:
         grouped: dict[tuple[int, int], list[Message]] = {}
@@ -218,6 +247,12 @@ class Worker(GroupMember):
         assert self._checkpoints is not None and self._consumer is not None
         p = rewind.partition
         self.metrics.rewinds.inc()
+        now = time.monotonic()
+        recent = [t for t in self._rewinds.get(p, []) if now - t < REWIND_WINDOW_SECONDS]
+        self._rewinds[p] = recent + [now]
+        if len(self._rewinds[p]) >= MAX_REWINDS:
+            self._pause_failing(p, rewind)
+            return
         unit = self._checkpoints.rewind(p)
         self.units[p] = unit
         self.dirty.add(p)  # the dead-lettered batch moves the absorbed offsets
@@ -237,5 +272,26 @@ class Worker(GroupMember):
             p, unit.offsets, rewind.kind, rewind.first_offset, rewind.last_offset,
         )
 
+    def _pause_failing(self, p: int, rewind: Rewind) -> None:
+        """Stop consuming a partition the core keeps failing on (until a restart)."""
+        assert self._consumer is not None
+        self.units.pop(p, None)
+        self.dirty.discard(p)
+        self.failed[p] = (
+            f"the detection core failed on {MAX_REWINDS} batches within "
+            f"{REWIND_WINDOW_SECONDS:.0f}s ({rewind.error}); the partition is paused at its "
+            "last snapshot: see the worker log, fix, and restart the worker"
+        )
+        self._consumer.pause([TopicPartition(topic, p) for topic in self.topics.values()])
+        self.metrics.partitions.set(len(self.units))
+        self._update_readiness()
+        _log.error("partition %d paused: %s", p, self.failed[p])
+
     def _committing_consumer(self) -> Consumer | None:
         return self._consumer
+
+    # -- metrics view --------------------------------------------------------------------------
+    def _refresh_lag(self) -> None:
+        """Consumer lag per input partition (paused ones excluded: their watermark is frozen)."""
+        if self._lag is not None and self._consumer is not None:
+            self._lag.refresh(self._consumer, exclude=self.failed)

@@ -21,7 +21,7 @@ def test_abrupt_shift_alerts_once_then_relearns() -> None:
     x = np.concatenate([rng.normal(0, 1, 20_000), rng.normal(2, 1, 40_000)])
     mon, hits = _run(MonitorSettings(), x)
     assert [(d.detector, d.position, d.suppressed) for d in hits] == [
-        ("page_hinkley", 20_031, False)]
+        ("cusum", 20_031, False)]
     ref = mon.reference
     assert ref is not None and ref["start_position"] == 20_032 and abs(ref["mean"] - 2) < 0.1
 
@@ -55,9 +55,22 @@ def test_a_change_after_a_false_alarm_is_not_learnt_as_normal() -> None:
 
 
 def test_warm_up_is_exposed() -> None:
+    # Independent values: the reference is its first window.
+    x = np.random.default_rng(8).normal(size=100)
     mon = NumericMonitor(MonitorSettings(reference_size=100), "feature", "x")
     assert mon.learning
-    mon.update(np.arange(99.0), np.arange(99), np.arange(99.0))
+    mon.update(x[:99], np.arange(99), np.arange(99.0))
     assert mon.learning
-    mon.update(np.array([5.0]), np.array([99]), np.array([99.0]))
+    mon.update(x[99:], np.array([99]), np.array([99.0]))
     assert not mon.learning
+
+
+def test_a_dependent_reference_learns_longer() -> None:
+    # A ramp is all dependence: the monitor keeps learning for up to 10 windows so that
+    # its reference covers more than a sliver of the stream.
+    mon = NumericMonitor(MonitorSettings(reference_size=100), "feature", "x")
+    mon.update(np.arange(999.0), np.arange(999), np.arange(999.0))
+    assert mon.learning
+    mon.update(np.array([5.0]), np.array([999]), np.array([999.0]))
+    assert not mon.learning
+    assert mon.reference["n"] == 1000

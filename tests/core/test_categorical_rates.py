@@ -62,7 +62,7 @@ def test_error_rate_rise_from_ten_to_twenty_percent() -> None:
     assert [(d.detector, d.position, d.onset_position) for d in hits] == [
         ("error_rate", 20_333, 19_936)]
     assert hits[0].statistics["reference"] == {"rate": 0.09575, "n": 4000, "design_rate": 0.09575,
-                                                 "start_position": 0}
+                                                 "start_position": 0, "dependence": {"vif": 1.0}}
 
 
 def test_feature_disappearing_and_changing_type() -> None:
@@ -83,3 +83,20 @@ def test_monitor_states_round_trip_through_json() -> None:
     fm.update(x, *_pos(6_000))
     back = FeatureMonitor.from_state(SETTINGS, json.loads(json.dumps(fm.to_state())))
     assert back.to_state() == json.loads(json.dumps(fm.to_state()))
+
+
+def test_bursts_of_errors_are_not_a_rising_error_rate() -> None:
+    # Errors in bursts at a stable 10% rate: a two-state Markov chain where an error
+    # follows an error with probability 0.9 (lag-one autocorrelation 0.89, so counts
+    # vary 17 times as much as independent flags'). The reference measures it.
+    rng = np.random.default_rng(12)
+    n, stay, p = 400_000, 0.9, 0.1
+    start = p * (1 - stay) / (1 - p)  # P(error | no error) that keeps the rate at p
+    u = rng.random(n)
+    flags = np.zeros(n, dtype=bool)
+    for t in range(1, n):
+        flags[t] = u[t] < (stay if flags[t - 1] else start)
+    mon = RateMonitor(SETTINGS, "performance", None, "error_rate")
+    mon.calibrate(1e7)
+    assert [d for d in mon.update(flags, *_pos(n)) if not d.suppressed] == []
+    assert 12 < mon.vif < 25

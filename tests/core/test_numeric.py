@@ -40,7 +40,7 @@ SHIFTED = np.concatenate([
 
 @pytest.mark.parametrize(("loc", "scale"), [(0.0, 1.0), (-500.0, 40.0), (3e6, 1e-4), (0.0, 1e5)])
 def test_same_decisions_on_any_location_and_scale(loc: float, scale: float) -> None:
-    assert _feed(_monitor(), loc + scale * SHIFTED) == [("page_hinkley", 30111, 29984, "up")]
+    assert _feed(_monitor(), loc + scale * SHIFTED) == [("cusum", 30111, 29985, "up")]
 
 
 def test_variance_doubling_with_unchanged_mean_is_caught_by_spread() -> None:
@@ -86,7 +86,7 @@ def test_restored_state_continues_exactly() -> None:
     assert restored.to_state() == json.loads(json.dumps(first.to_state()))
     pos = np.arange(29_000, len(SHIFTED))
     hits = restored.update(SHIFTED[29_000:], pos, 1.7e9 + pos * 0.5)
-    assert [(d.detector, d.position) for d in hits] == [("page_hinkley", 30111)]
+    assert [(d.detector, d.position) for d in hits] == [("cusum", 30111)]
 
 
 def test_discrete_features_are_tested_as_categories() -> None:
@@ -103,4 +103,4 @@ def test_alert_statistics_explain_the_change() -> None:
     ref, cur = d.statistics["reference"], d.statistics["current"]
     assert ref["n"] == 2000 and abs(ref["mean"] - 100) < 1 and abs(ref["sd"] - 10) < 0.5
     assert 103 < cur["mean"] < 108 and d.severity in ("medium", "high")
-    assert d.onset_position == 29_984 and d.onset_timestamp == 1.7e9 + 29_984
+    assert d.onset_position == 29_985 and d.onset_timestamp == 1.7e9 + 29_985

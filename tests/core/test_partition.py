@@ -84,9 +84,29 @@ def test_alerts_follow_the_drift_alert_schema() -> None:
                                detected_at=1.7e9).alerts
     check = jsonschema_rs.validator_for(schema("alert"), validate_formats=True)
     assert {(a["model_id"], a["signal"], a["feature"], a["detector"]) for a in alerts} == {
-        ("churn", "feature", "a", "page_hinkley"), ("fraud", "performance", None, "error_rate")}
+        ("churn", "feature", "a", "cusum"), ("fraud", "performance", None, "error_rate")}
     for a in alerts:
         check.validate(a)
+
+
+def test_alerts_say_what_they_were_judged_against() -> None:
+    stream = _stream(12_000, seed=1)
+    pm = PartitionMonitors(CONFIG, 0)
+    alerts = []
+    for start in range(0, 12_000, 700):
+        for kind in ("features", "predictions", "labels"):
+            alerts += pm.apply(kind, kind, stream[kind][start:start + 700],
+                               detected_at=1.7e9).alerts
+    assert alerts
+    for a in alerts:
+        prov = a["provenance"]
+        ref = prov["reference"]
+        assert ref["n"] >= 500 and 0 <= ref["first_offset"] < ref["last_offset"]
+        assert ref["last_offset"] < a["source"]["offset"]
+        assert ref["first_event_time"] <= ref["last_event_time"]
+        assert prov["detector"]["name"] == a["detector"] and prov["detector"]["implementation"]
+        assert prov["false_alarm_budget"]["events"] == 100_000
+        assert prov["model_version"] == "1" and prov["streamproc_version"]
 
 
 def test_new_version_starts_a_new_reference_and_old_ones_are_bounded() -> None:

@@ -191,7 +191,7 @@ def test_readme_example_app_alerts_on_the_shifted_feature_only(broker, tmp_path)
     # The default engine's alert on this traffic (tests/integration/test_worker.py).
     assert [(a["model_id"], a["signal"], a["feature"], a["detector"], a["position"])
             for a in alerts] == [("churn-model", "feature", "avg_session_minutes",
-                                  "page_hinkley", 4559)]
+                                  "cusum", 4559)]
     # The README shows this file as it is.
     assert (REPO / "examples" / "faust_app.py").read_text() in (REPO / "README.md").read_text()
 
@@ -205,8 +205,8 @@ from streamproc.cli import main
 
 real_update = FeatureMonitor.update
 
-def broken(self, column, pos, ts):
-    out = real_update(self, column, pos, ts)
+def broken(self, column, *rest):
+    out = real_update(self, column, *rest)
     if 666.0 in column:
         raise RuntimeError("monitor bug")
     return out

@@ -40,6 +40,15 @@ def _produce(s, models: int = 4) -> dict[int, int]:
     return last
 
 
+def _state_records(s) -> list:
+    """The records of partition 0 of the state topic."""
+    c = Consumer({"bootstrap.servers": s.broker, "group.id": "check", "log_level": 3})
+    c.assign([TopicPartition(s.state_topic, 0, 0)])
+    records = [m for m in c.consume(100, 5) if not m.error()]
+    c.close()
+    return records
+
+
 def _absorbed(w: WorkerProcess) -> float:
     return w.total("streamproc_monitor_observations", signal="feature", feature="x")
 
@@ -110,10 +119,7 @@ def test_snapshots_signed_with_another_key_are_refused(broker, tmp_path) -> None
     wait_until(lambda: _absorbed(w) == 2 * N, 60, "all absorbed")
     assert w.terminate() == 0
 
-    c = Consumer({"bootstrap.servers": s.broker, "group.id": "check", "log_level": 3})
-    c.assign([TopicPartition(s.state_topic, 0, 0)])
-    records = [m for m in c.consume(100, 5) if not m.error()]
-    c.close()
+    records = _state_records(s)
     assert records and all(snapshot.decode(m.value(), b"right key") for m in records)
 
     wrong = s.model_copy(update={"state_key": SecretStr("wrong key")})
@@ -122,4 +128,47 @@ def test_snapshots_signed_with_another_key_are_refused(broker, tmp_path) -> None
     with pytest.raises(urllib.error.HTTPError) as info:
         urllib.request.urlopen(w2.base + "/readyz", timeout=5)
     assert "signature does not match" in info.value.read().decode()
+    assert w2.terminate() == 0
+
+
+def _corrupt_river_state(state: dict) -> int:
+    """Overwrite every ADWIN's River state bytes with garbage; return how many."""
+    import base64
+
+    hit = 0
+    for model in state["models"]:
+        for feature in model["features"]:
+            for name, det in feature["values"]["detectors"]:
+                if name == "adwin":
+                    det["river"] = base64.b64encode(b"\x07 not River's bytes").decode()
+                    hit += 1
+    return hit
+
+
+def test_corrupt_river_state_pauses_the_partition_instead_of_killing_the_worker(
+    broker, tmp_path
+) -> None:
+    s = settings_for(broker, "riverblob", partitions=2)
+    w = WorkerProcess(s, tmp_path / "w1.log")
+    w.wait_ready()
+    _produce(s, models=6)
+    wait_until(lambda: _absorbed(w) == 6 * N, 60, "all absorbed")
+    assert w.terminate() == 0
+
+    state = snapshot.decode(_state_records(s)[-1].value())["state"]
+    assert _corrupt_river_state(state) > 0
+    p = producer(s.broker)
+    p.produce(s.state_topic, key=f"{s.group_id}/0".encode(), value=snapshot.encode(state),
+              partition=0, headers=[("streamproc.offsets", orjson.dumps(state["offsets"]))])
+    assert p.flush(10) == 0
+
+    # River's Rust code panics on such bytes (a BaseException): the worker must refuse
+    # the snapshot like any bad one and keep serving the other partition.
+    w2 = WorkerProcess(s, tmp_path / "w2.log")
+    wait_until(lambda: w2.total("streamproc_partitions_failed") == 1, 60, "partition 0 paused")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        urllib.request.urlopen(w2.base + "/readyz", timeout=5)
+    reason = info.value.read().decode()
+    assert "partition 0" in reason and "River's state bytes are corrupt" in reason
+    assert w2.proc.poll() is None and w2.total("streamproc_partitions_assigned") == 1
     assert w2.terminate() == 0

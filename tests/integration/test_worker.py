@@ -88,7 +88,7 @@ def test_shifted_feature_alerts_stable_ones_do_not_and_metrics_count(broker, tmp
         alerts = wait_until(lambda: read_alerts(broker.bootstrap, s.alerts_topic), 20, "alerts")
 
     assert [(a["model_id"], a["signal"], a["feature"], a["detector"]) for a in alerts] == [
-        ("churn-model", "feature", "avg_session_minutes", "page_hinkley")]
+        ("churn-model", "feature", "avg_session_minutes", "cusum")]
     assert alerts[0]["position"] == 4559 and alerts[0]["onset"]["position"] >= 4400
 
     samples = _samples(text)
@@ -97,7 +97,7 @@ def test_shifted_feature_alerts_stable_ones_do_not_and_metrics_count(broker, tmp
             key = ("streamproc_events_consumed_total", (("model_id", model), ("topic", topic)))
             assert samples[key] == PER_MODEL
     assert samples[("streamproc_drift_alerts_total", (
-        ("detector", "page_hinkley"), ("feature", "avg_session_minutes"),
+        ("detector", "cusum"), ("feature", "avg_session_minutes"),
         ("model_id", "churn-model"), ("signal", "feature")))] == 1
     assert samples[("streamproc_events_invalid_total", (
         ("reason", "invalid_json"), ("topic", s.features_topic)))] == 1
