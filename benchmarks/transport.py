@@ -1,4 +1,5 @@
-"""Kafka consumption throughput: confluent-kafka vs aiokafka vs a faust-streaming agent.
+"""Kafka consumption throughput: confluent-kafka vs aiokafka vs a faust-streaming agent,
+and both streamproc worker engines end to end.
 
 Why this benchmark exists
 -------------------------
@@ -28,9 +29,19 @@ group join and the first fetch are left out, since they say more about the broke
 timing than about the client. Every contender runs in its own subprocess (the same isolation
 for all, and faust needs its worker anyway) with a timeout, so the script cannot hang.
 
+End to end, both engines
+------------------------
+The same N events then go through the whole worker: ``streamproc worker`` with the default
+librdkafka engine and with ``--engine faust`` (streamproc's agent in a Faust app), each in a
+fresh group with its own output and state topics, decoding, validating and detecting on all
+10 features of every event. The rate is read from the worker's own
+``streamproc_events_consumed_total`` counter after the group join (see ``_engines.py``).
+
 The machine this runs on is shared and noisy, so absolute rates move from run to run: the
 contenders are interleaved within each repeat (A, B, C, A, B, C, ...) and the report gives
 each one's median together with its ratio to the confluent-kafka median. Trust the ratios.
+
+Every contender and engine runs once per repeat, interleaved.
 
 Run from the repository root::
 
@@ -60,6 +71,9 @@ from datetime import UTC, datetime, timedelta
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+
+from _common import git_revision  # noqa: E402 - the script's own folder
+from _engines import ENGINES, run_engine  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results" / "transport.md"
@@ -378,8 +392,47 @@ def _version(dist: str) -> str:
         return "not installed"
 
 
-def render(args: argparse.Namespace, outcomes: dict[str, Outcome], payload_bytes: int,
-           command: str, wall: float) -> str:
+def render_engines(args: argparse.Namespace, outcomes: dict[str, Outcome]) -> list[str]:
+    """The end-to-end table: both worker engines, ratio to the default one."""
+    base = outcomes["librdkafka"].rates
+    base_median = statistics.median(base) if base else None
+    rows = [
+        "## End to end: both worker engines",
+        "",
+        f"The same {args.messages:,} events through `streamproc worker` (decode, validate, "
+        "detection on all 10 features; fresh group, output and state topics per run). Rate = "
+        "valid events counted by the worker's own `streamproc_events_consumed_total`, from its "
+        "first non-zero sample after the group join to the sample with every event counted "
+        "(polled every 50 ms).",
+        "",
+        "| Worker | Engine | Runs (events/s) | Median events/s | vs librdkafka engine |",
+        "|---|---|---|---:|---:|",
+    ]
+    notes: list[str] = []
+    for e in ENGINES:
+        o = outcomes[e.key]
+        rows.append(_row(e.label, e.method, o, base_median, "{:,.1f}k"))
+        notes += [f"- {e.key} engine, failure: {text}" for text in o.failures]
+    return rows + ([""] + notes if notes else [])
+
+
+def _row(label: str, method: str, o: Outcome, base_median: float | None, fmt: str) -> str:
+    """One table row: the runs (in thousands, ``fmt``), their median and its ratio."""
+    runs = ", ".join(fmt.format(r / 1000) for r in o.rates) or "-"
+    if o.failures:
+        runs += f" ({len(o.failures)} failed)"
+    if o.skipped:
+        runs += f" ({o.skipped} skipped)"
+    if not o.rates:
+        return f"| {label} | {method} | {runs} | failed | n/a |"
+    median = statistics.median(o.rates)
+    ratio = f"{median / base_median:.3f}x" if base_median else "n/a"
+    return f"| {label} | {method} | {runs} | {median:,.0f} | {ratio} |"
+
+
+def render(args: argparse.Namespace, outcomes: dict[str, Outcome],
+           engine_outcomes: dict[str, Outcome], payload_bytes: int, command: str,
+           wall: float) -> str:
     import confluent_kafka
 
     base = outcomes["confluent"].rates
@@ -391,24 +444,15 @@ def render(args: argparse.Namespace, outcomes: dict[str, Outcome], payload_bytes
     notes: list[str] = []
     for c in CONTENDERS:
         o = outcomes[c.key]
-        runs = ", ".join(f"{r / 1000:,.0f}k" for r in o.rates) or "-"
-        if o.failures:
-            runs += f" ({len(o.failures)} failed)"
-        if o.skipped:
-            runs += f" ({o.skipped} skipped)"
-        if o.rates:
-            median = statistics.median(o.rates)
-            ratio = f"{median / base_median:.3f}x" if base_median else "n/a"
-            rows.append(f"| {c.label} | {c.method} | {runs} | {median:,.0f} | {ratio} |")
-        else:
-            rows.append(f"| {c.label} | {c.method} | {runs} | failed | n/a |")
+        rows.append(_row(c.label, c.method, o, base_median, "{:,.0f}k"))
         notes += [f"- {c.label}, failure: {text}" for text in o.failures]
         if o.skipped:
             notes.append(f"- {c.label}: {o.skipped} later run(s) skipped after a timeout, "
                          "so one hang cannot multiply the runtime.")
     mean_size = payload_bytes / args.messages
     header = [
-        "# Kafka consumption throughput: confluent-kafka vs aiokafka vs faust-streaming",
+        "# Kafka consumption throughput: confluent-kafka vs aiokafka vs faust-streaming, and "
+        "both worker engines end to end",
         "",
         "Why the streamproc worker consumes with confluent-kafka rather than a faust agent.",
         f"Each client reads the same {args.messages:,} JSON feature events (mean "
@@ -421,7 +465,7 @@ def render(args: argparse.Namespace, outcomes: dict[str, Outcome], payload_bytes
         "",
         f"Regenerate: `{command}` (from the repository root)",
         "",
-        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}, commit {git_revision()}",
         f"- Python {platform.python_version()} on {platform.system()} {platform.machine()}, "
         f"{os.cpu_count()} CPUs",
         f"- confluent-kafka {_version('confluent-kafka')} (librdkafka "
@@ -431,7 +475,8 @@ def render(args: argparse.Namespace, outcomes: dict[str, Outcome], payload_bytes
         f"- Total wall time {wall:.0f} s",
         "",
     ]
-    return "\n".join(header + rows + ([""] + notes if notes else [])) + "\n"
+    raw = rows + ([""] + notes if notes else [])
+    return "\n".join(header + raw + [""] + render_engines(args, engine_outcomes)) + "\n"
 
 
 def main() -> int:
@@ -450,6 +495,7 @@ def main() -> int:
     started = time.monotonic()
     broker = EmbeddedBroker(free_port()).start()
     outcomes = {c.key: Outcome() for c in CONTENDERS}
+    engine_outcomes = {e.key: Outcome() for e in ENGINES}
     try:
         topic = f"transport-bench-{uuid.uuid4().hex[:8]}"
         payload_bytes = prepare_topic(broker.bootstrap, topic, args.messages)
@@ -462,7 +508,23 @@ def main() -> int:
             "aiokafka": 60 + args.messages / 20_000,
             "faust": 60 + args.messages / 3_000,
         }
+        engine_timeouts = {"librdkafka": 90 + args.messages / 10_000,
+                           "faust": 90 + args.messages / 1_000}
         for r in range(args.repeat):
+            for e in ENGINES:
+                with tempfile.TemporaryDirectory(prefix=f"transport-{e.key}-") as workdir:
+                    result, failure = run_engine(
+                        e.key, broker.bootstrap, topic, args.messages, engine_timeouts[e.key],
+                        Path(workdir), free_port(), SESSION_TIMEOUT_MS)
+                o = engine_outcomes[e.key]
+                if result is None:
+                    o.failures.append(f"run {r + 1}: {failure}")
+                    print(f"[{r + 1}/{args.repeat}] engine {e.key}: FAILED {failure}",
+                          file=sys.stderr)
+                else:
+                    o.rates.append(result["rate"])
+                    print(f"[{r + 1}/{args.repeat}] engine {e.key}: {result['rate']:,.0f} "
+                          f"events/s ({result['seconds']:.2f} s)", file=sys.stderr)
             for c in CONTENDERS:
                 o = outcomes[c.key]
                 if any(f.startswith("timed out") for f in o.failures):
@@ -491,12 +553,13 @@ def main() -> int:
         command += f" --messages {args.messages}"
     if args.repeat != 3:
         command += f" --repeat {args.repeat}"
-    report = render(args, outcomes, payload_bytes, command, time.monotonic() - started)
+    report = render(args, outcomes, engine_outcomes, payload_bytes, command,
+                    time.monotonic() - started)
     print(report)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(report)
     print(f"wrote {args.output}", file=sys.stderr)
-    return 0 if outcomes["confluent"].rates else 1
+    return 0 if outcomes["confluent"].rates and engine_outcomes["librdkafka"].rates else 1
 
 
 if __name__ == "__main__":

@@ -78,8 +78,13 @@ def cmd_worker(args: argparse.Namespace) -> int:
         group_id=args.group,
         reset_state=True if args.reset_state else None,
         log_level=args.log_level,
+        engine=args.engine,
     )
     _setup_logging(settings.log_level)
+    if settings.engine == "faust":
+        from .faust.worker import run_worker
+
+        return run_worker(settings)
     worker = Worker(settings)
     _on_signals(worker.stop)
     worker.start()
@@ -133,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset-state", action="store_true",
                    help="ignore stored monitor state: fresh monitors from the committed offsets")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--engine", choices=["librdkafka", "faust"],
+                   help="consume with librdkafka (default) or as a faust-streaming app "
+                   "(env STREAMPROC_ENGINE)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("demo", help="broker + worker + a synthetic serving layer, one command")

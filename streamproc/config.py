@@ -219,6 +219,11 @@ class Settings(BaseSettings):
         10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    engine: Literal["librdkafka", "faust"] = Field(
+        "librdkafka",
+        description="How `streamproc worker` consumes: librdkafka (confluent-kafka, the "
+        "fastest) or a faust-streaming app (streamproc.faust); same topics and state.",
+    )
     alert_webhooks: WebhookList = Field(
         default_factory=list,
         description="URLs each alert is POSTed to as a CloudEvent (streamproc.webhooks).",

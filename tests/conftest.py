@@ -7,6 +7,7 @@ consumer group, so tests never see each other's events.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -16,7 +17,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,12 @@ from typing import Any
 import orjson
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from streamproc.broker import EmbeddedBroker, free_port
 from streamproc.config import Settings, load_settings
+from streamproc.kafka.common import admin
+from streamproc.kafka.state_store import StateStore
 from streamproc.kafka.worker import Worker
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,6 +158,66 @@ def read_alerts(bootstrap: str, topic: str) -> list[dict[str, Any]]:
     return [orjson.loads(m.value()) for m in read_topic(bootstrap, topic)]
 
 
+def event_pair(model: str, i: int, features: dict[str, Any],
+               prediction: float) -> list[tuple[str, bytes, bytes]]:
+    """Event ``i`` of ``model`` (version v1): its feature and prediction messages."""
+    head = {"model_id": model, "model_version": "v1", "event_id": f"{model}-{i}",
+            "timestamp": 1.7e9 + i * 0.01}
+    return [("features", model.encode(), orjson.dumps({**head, "features": features})),
+            ("predictions", model.encode(), orjson.dumps({**head, "prediction": prediction}))]
+
+
+def input_topics(broker: EmbeddedBroker, name: str, partitions: int,
+                 stream: Iterable[tuple[str, bytes, bytes]]) -> dict[str, str]:
+    """Create input topics unique to a test module and produce (kind, key, value) to them."""
+    tag = unique(name)
+    topics = {"features": f"features-{tag}", "predictions": f"predictions-{tag}",
+              "labels": f"labels-{tag}"}
+    client = admin(broker.bootstrap)  # must outlive its futures
+    futures = client.create_topics([NewTopic(t, partitions, 1) for t in topics.values()])
+    for f in futures.values():
+        f.result()
+    p = producer(broker)
+    for kind, key, value in stream:
+        while True:
+            try:
+                p.produce(topics[kind], key=key, value=value)
+                break
+            except BufferError:
+                p.poll(0.1)
+    assert p.flush(60) == 0
+    return topics
+
+
+def stored_states(settings: Settings, partitions: int) -> dict[int, dict[str, Any] | None]:
+    """The best snapshot of every partition in the state topic (None: none written)."""
+    store = StateStore(settings)
+    try:
+        return {p: store.load(p) for p in range(partitions)}
+    finally:
+        store.close()
+
+
+def _state_json(state: dict[str, Any] | None, p: int) -> str:
+    # A partition no event reached: the default engine wrote no snapshot, the Faust
+    # engine its first one (nothing absorbed) when it took the partition over.
+    empty = {"partition": p, "offsets": {}, "models": [], "joins": {}}
+    return json.dumps(empty if state is None else state, sort_keys=True)
+
+
+def assert_same_run(outcome: dict[str, Any], reference: dict[str, Any]) -> None:
+    """Two runs of one stream ended alike: snapshots (as JSON), alerts, gauges."""
+    for p, state in reference["states"].items():
+        assert _state_json(outcome["states"][p], p) == _state_json(state, p), (
+            f"partition {p} state differs")
+    ref_alerts = {a["alert_id"]: a for a in reference["alerts"]}
+    assert {a["alert_id"] for a in outcome["alerts"]} == set(ref_alerts)
+    for a in outcome["alerts"]:  # a re-sent alert is the same alert
+        same = {k: v for k, v in a.items() if k != "detected_at"}
+        assert same == {k: v for k, v in ref_alerts[a["alert_id"]].items() if k != "detected_at"}
+    assert outcome["gauges"] == reference["gauges"]
+
+
 def scrape(url: str) -> str:
     with urllib.request.urlopen(url, timeout=5) as resp:
         return resp.read().decode()
@@ -209,16 +273,17 @@ def _no_stray_workers() -> Iterator[None]:
 
 
 class WorkerProcess:
-    """A `streamproc worker` subprocess configured like ``settings``."""
+    """A `streamproc worker` subprocess (or ``command``) configured like ``settings``."""
 
-    def __init__(self, settings: Settings, log: Path, metrics_port: int | None = None) -> None:
+    def __init__(self, settings: Settings, log: Path, metrics_port: int | None = None,
+                 command: list[str] | None = None, env: dict[str, str] | None = None) -> None:
         self.port = metrics_port or free_port()
-        env = worker_env(settings)
-        env["STREAMPROC_METRICS_PORT"] = str(self.port)
+        full_env = {**worker_env(settings), **(env or {})}
+        full_env["STREAMPROC_METRICS_PORT"] = str(self.port)
         self.log = log
         with open(log, "ab") as out:
-            self.proc = subprocess.Popen(streamproc_cmd("worker"), cwd=REPO, env=env,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(command or streamproc_cmd("worker"), cwd=REPO,
+                                         env=full_env, stdout=out, stderr=subprocess.STDOUT)
         self.base = f"http://127.0.0.1:{self.port}"
         _LIVE_WORKERS.append(self)
 
@@ -253,6 +318,10 @@ class WorkerProcess:
     def total(self, name: str, **labels: str) -> float:
         return sum(v for (n, lab), v in self.samples().items()
                    if n == name and all(dict(lab).get(k) == w for k, w in labels.items()))
+
+    def absorbed(self, feature: str = "x") -> float:
+        """Events of ``feature`` the monitors include (restored with state, unlike counters)."""
+        return self.total("streamproc_monitor_observations", signal="feature", feature=feature)
 
     def kill(self) -> None:
         self.proc.kill()

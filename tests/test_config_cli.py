@@ -107,6 +107,22 @@ def test_cli_reports_an_unreachable_broker(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def test_faust_engine_reports_an_unreachable_broker_in_one_line() -> None:
+    env = {**os.environ, "STREAMPROC_BROKER_TIMEOUT_SECONDS": "2", "STREAMPROC_ENGINE": "faust"}
+    result = run_cli("worker", "--broker", "127.0.0.1:1", "--metrics-port", "0", env=env)
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("streamproc worker: error: cannot reach a Kafka broker at 127.0.0.1:1")
+    assert "Traceback" not in result.stderr
+
+
+def test_engine_setting_names_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().engine == "librdkafka"
+    monkeypatch.setenv("STREAMPROC_ENGINE", "kafka-streams")
+    with pytest.raises(ConfigError, match="engine: Input should be 'librdkafka' or 'faust'"):
+        load_settings()
+
+
 def test_backtest_pipe_prints_onset_and_detection() -> None:
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(0, 1, 50_000), rng.normal(0.5, 1, 10_000)])

@@ -103,6 +103,10 @@ class Checkpoints:
             return PartitionMonitors(self.config, partition)
         return PartitionMonitors.from_state(self.config, self.store.decode(blob))
 
+    def has_snapshot(self, partition: int) -> bool:
+        """Whether the partition's last good state is a snapshot (not fresh monitors)."""
+        return self._last_good.get(partition) is not None
+
     def forget(self, partition: int) -> None:
         """Drop the in-memory state of a partition this worker no longer owns."""
         self._last_good.pop(partition, None)

@@ -16,7 +16,6 @@ import logging
 import os
 import threading
 import time
-from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -29,28 +28,19 @@ from confluent_kafka import (
 from prometheus_client import CollectorRegistry
 
 from ..config import Settings
-from ..core.events import EventDecoder
-from ..core.partition import PartitionMonitors
 from ..errors import BrokerError
-from ..http import Health, HttpEndpoint
-from ..metrics import WorkerMetrics, scrape_view
-from ..processing import BatchProcessor, MessageBatch, Rewind
+from ..processing import MessageBatch, Rewind
 from ..webhooks.settings import resolve as resolve_webhooks
-from .checkpoints import FLUSH_TIMEOUT_SECONDS, Checkpoints, RestoreFailed
-from .common import base_config, check_reachable
+from .common import base_config
 from .lag import ConsumerLag
-from .outputs import Outputs
-from .topics import ensure_topics
+from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, VIEW_INTERVAL_SECONDS, GroupMember
 from .webhook_relay import WebhookRelays
 
 __all__ = ["Worker"]
 
 _log = logging.getLogger("streamproc.worker")
 
-KIND_ORDER = ("features", "predictions", "labels")
 POLL_TIMEOUT_SECONDS = 0.25
-VIEW_INTERVAL_SECONDS = 1.0
-RESTORE_RETRY_SECONDS = 10.0
 # A partition the core fails on this many times within the window is paused (reason
 # on /readyz) instead of dead-lettering its stream batch after batch: the failure is
 # a bug that replaying will not fix.
@@ -58,50 +48,24 @@ MAX_REWINDS = 3
 REWIND_WINDOW_SECONDS = 600.0
 
 
-class Worker:
+class Worker(GroupMember):
     """One streamproc worker process (a member of the consumer group)."""
 
     def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
-        self.settings = settings
-        self.registry = registry or CollectorRegistry()
-        self.metrics = WorkerMetrics(self.registry, settings.metrics_max_series)
-        self.health = Health()
-        self.topics = settings.input_topics()
-        self.kind_of_topic = {topic: kind for kind, topic in self.topics.items()}
-        allowed = frozenset(settings.models) if settings.allow_only_listed_models else None
-        self.decoder = EventDecoder(settings.max_event_bytes, allowed)
-        self.config = settings.detection_config()
-        self.units: dict[int, PartitionMonitors] = {}
-        self.failed: dict[int, str] = {}
-        self.dirty: set[int] = set()
-        self.http: HttpEndpoint | None = None
+        super().__init__(settings, registry)
         self._stop = threading.Event()
         self._consumer: Consumer | None = None
-        self._outputs: Outputs | None = None
-        self._checkpoints: Checkpoints | None = None
         self._lag: ConsumerLag | None = None
         self._relays: WebhookRelays | None = None
-        self._last_checkpoint = time.monotonic()
-        self._last_view = 0.0
-        self.processor: BatchProcessor | None = None
         self._rewinds: dict[int, list[float]] = {}
-        self._transient: set[int] = set()
-        self._last_retry = time.monotonic()
-        self.partition_count = 0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
         """Check the broker, create topics, start the HTTP endpoint and join the group."""
         s = self.settings
         hooks = resolve_webhooks(s.alert_webhooks, os.environ)  # a missing secret stops here
-        self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health)
-        self.http.start()
-        client = check_reachable(s.broker, s.broker_timeout_seconds)
-        self.partition_count = ensure_topics(client, s)
-        self._outputs = Outputs(s, on_failure=self._delivery_failed)
-        self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,
-                                        s.dead_letter_topic)
-        self._checkpoints = Checkpoints(s, self.config, self._outputs, self.metrics)
+        self._open()
+        assert self.http is not None
         self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag)
         config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
@@ -175,20 +139,10 @@ class Worker:
                 )
             self._consumer.close()  # leaves the group: the others rebalance at once
             self._consumer = None
-        if self._outputs is not None:
-            if not self._outputs.flush(FLUSH_TIMEOUT_SECONDS):
-                _log.warning("%d output messages undelivered at shutdown", self._outputs.pending)
-            self._outputs = None
-        if self._checkpoints is not None:
-            self._checkpoints.close()
-            self._checkpoints = None
         if self._relays is not None:
             self._relays.join()
             self._relays = None
-        self.publish_view()
-        if self.http is not None:
-            self.http.stop()
-            self.http = None
+        self._close_outputs()
 
     # -- rebalancing -------------------------------------------------------------------------
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -214,20 +168,6 @@ class Worker:
             "assigned partitions %s%s", sorted(self.units),
             f"; paused {sorted(self.failed)} (state cannot be restored)" if self.failed else "",
         )
-
-    def _restore(self, partition: int) -> PartitionMonitors | None:
-        """The partition's monitors, or None (recorded in ``failed``) if unrestorable."""
-        assert self._checkpoints is not None
-        try:
-            return self._checkpoints.restore(partition)
-        except RestoreFailed as exc:
-            self.failed[partition] = exc.reason
-            if exc.transient:
-                self._transient.add(partition)
-            else:
-                self.metrics.state_errors.inc()
-            _log.error("partition %d paused: %s", partition, exc.reason)
-            return None
 
     def _retry_failed(self) -> None:
         """Restore partitions whose state could not be read because of a broker problem."""
@@ -267,23 +207,7 @@ class Worker:
     def _drop(self, numbers: set[int]) -> None:
         for p in numbers:
             self._rewinds.pop(p, None)
-            if self.processor is not None:
-                self.processor.forget(p)
-            if self._checkpoints is not None:
-                self._checkpoints.forget(p)
-            self.units.pop(p, None)
-            self.failed.pop(p, None)
-            self._transient.discard(p)
-            self.dirty.discard(p)
-        self.metrics.partitions.set(len(self.units))
-        self._update_readiness()
-
-    def _update_readiness(self) -> None:
-        if self.failed:
-            p, reason = next(iter(sorted(self.failed.items())))
-            self.health.set_ready(False, f"partition {p}: {reason}")
-        else:
-            self.health.set_ready(True)
+        super()._drop(numbers)
 
     # -- processing ----------------------------------------------------------------------------
     def _process(self, msgs: list[Message]) -> None:
@@ -348,9 +272,6 @@ class Worker:
             p, unit.offsets, rewind.kind, rewind.first_offset, rewind.last_offset,
         )
 
-    def _delivery_failed(self, topic: str, error: str) -> None:
-        self.metrics.delivery_failures.labels(topic, error).inc()
-
     def _pause_failing(self, p: int, rewind: Rewind) -> None:
         """Stop consuming a partition the core keeps failing on (until a restart)."""
         assert self._consumer is not None
@@ -366,30 +287,11 @@ class Worker:
         self._update_readiness()
         _log.error("partition %d paused: %s", p, self.failed[p])
 
-    # -- checkpoints ---------------------------------------------------------------------------
-    def checkpoint(self, partitions: set[int] | None = None) -> bool:
-        """Checkpoint the dirty partitions (all, or those in ``partitions``)."""
-        self._last_checkpoint = time.monotonic()
-        targets = sorted(self.dirty if partitions is None else self.dirty & partitions)
-        if not targets or self._checkpoints is None:
-            return True
-        if not self._checkpoints.save(self.units, targets, self._consumer):
-            return False
-        self.dirty.difference_update(targets)
-        return True
+    def _committing_consumer(self) -> Consumer | None:
+        return self._consumer
 
     # -- metrics view --------------------------------------------------------------------------
-    def publish_view(self) -> None:
-        """Swap in what the next scrape shows (the scrape runs on another thread)."""
-        self._last_view = time.monotonic()
-        self.metrics.view = scrape_view(self.units, self.failed)
-
     def _refresh_lag(self) -> None:
         """Consumer lag per input partition (paused ones excluded: their watermark is frozen)."""
         if self._lag is not None and self._consumer is not None:
             self._lag.refresh(self._consumer, exclude=self.failed)
-
-    def snapshot_states(self) -> dict[int, dict[str, Any]]:
-        """Current state of every owned partition (for tests and diagnostics)."""
-        return {p: u.to_state() for p, u in self.units.items()}
-

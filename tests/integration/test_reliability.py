@@ -9,20 +9,24 @@ observation gauges.
 
 from __future__ import annotations
 
-import json
 import random
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
-from confluent_kafka.admin import NewTopic
 
 from streamproc.config import Settings
-from streamproc.kafka.common import admin
-from streamproc.kafka.state_store import StateStore
 
-from ..conftest import WorkerProcess, producer, read_alerts, settings_for, unique, wait_until
+from ..conftest import (
+    WorkerProcess,
+    assert_same_run,
+    event_pair,
+    input_topics,
+    read_alerts,
+    settings_for,
+    stored_states,
+    wait_until,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -44,40 +48,17 @@ def _build_stream(seed: int) -> list[tuple[str, bytes, bytes]]:
             x = rng.normal(1.0 if (m == 0 and late) else 0.0, 1.0)
             y = rng.lognormal(0.0, 0.8 if (m == 5 and late) else 0.5)
             p = [0.25] * 4 if (m == 3 and late) else [0.55, 0.25, 0.15, 0.05]
-            event = {
-                "model_id": model, "model_version": "v1", "event_id": f"{model}-{i}",
-                "timestamp": 1.7e9 + i * 0.01,
-                "features": {"x": round(float(x), 6), "y": round(float(y), 6),
-                             "n": int(rng.poisson(20)), "c": str(rng.choice(cats, p=p)),
-                             "flag": bool(rng.random() < 0.3)},
-            }
+            features = {"x": round(float(x), 6), "y": round(float(y), 6),
+                        "n": int(rng.poisson(20)), "c": str(rng.choice(cats, p=p)),
+                        "flag": bool(rng.random() < 0.3)}
             score = rng.normal(0.8 if (m == 6 and late) else 0.5, 0.1)
-            pred = {"model_id": model, "model_version": "v1", "event_id": f"{model}-{i}",
-                    "timestamp": 1.7e9 + i * 0.01, "prediction": round(float(score), 6)}
-            out.append(("features", model.encode(), orjson.dumps(event)))
-            out.append(("predictions", model.encode(), orjson.dumps(pred)))
+            out += event_pair(model, i, features, round(float(score), 6))
     return out
 
 
 @pytest.fixture(scope="module")
 def inputs(broker) -> dict[str, str]:
-    tag = unique("rel")
-    topics = {"features": f"features-{tag}", "predictions": f"predictions-{tag}",
-              "labels": f"labels-{tag}"}
-    client = admin(broker.bootstrap)  # must outlive its futures
-    futures = client.create_topics([NewTopic(t, PARTITIONS, 1) for t in topics.values()])
-    for f in futures.values():
-        f.result()
-    p = producer(broker)
-    for kind, key, value in _build_stream(seed=2026):
-        while True:
-            try:
-                p.produce(topics[kind], key=key, value=value)
-                break
-            except BufferError:
-                p.poll(0.1)
-    assert p.flush(60) == 0
-    return topics
+    return input_topics(broker, "rel", PARTITIONS, _build_stream(seed=2026))
 
 
 def _settings(broker, inputs: dict[str, str], name: str) -> Settings:
@@ -86,14 +67,9 @@ def _settings(broker, inputs: dict[str, str], name: str) -> Settings:
                         partitions=PARTITIONS)
 
 
-def _absorbed(worker: WorkerProcess) -> float:
-    """Feature events the monitors include (restored with state, unlike counters)."""
-    return worker.total("streamproc_monitor_observations", signal="feature", feature="x")
-
-
 def _done(worker: WorkerProcess) -> bool:
     """Every feature and every prediction is in this worker's monitors."""
-    return _absorbed(worker) >= TOTAL and worker.total(
+    return worker.absorbed() >= TOTAL and worker.total(
         "streamproc_monitor_observations", signal="prediction") >= TOTAL
 
 
@@ -101,13 +77,8 @@ def _outcome(s: Settings, final: WorkerProcess) -> dict[str, Any]:
     gauges = {k: v for k, v in final.samples().items()
               if k[0] == "streamproc_monitor_observations"}
     assert final.terminate() == 0  # SIGTERM: final checkpoint, clean exit
-    store = StateStore(s)
-    try:
-        states = {p: store.load(p) for p in range(PARTITIONS)}
-    finally:
-        store.close()
     alerts = read_alerts(s.broker, s.alerts_topic)
-    return {"states": states, "alerts": alerts, "gauges": gauges}
+    return {"states": stored_states(s, PARTITIONS), "alerts": alerts, "gauges": gauges}
 
 
 def _run_to_end(worker: WorkerProcess, timeout: float = 240) -> None:
@@ -126,18 +97,6 @@ def reference(broker, inputs, tmp_path_factory) -> dict[str, Any]:
     return outcome
 
 
-def _assert_same(outcome: dict[str, Any], reference: dict[str, Any]) -> None:
-    for p in range(PARTITIONS):
-        assert json.dumps(outcome["states"][p], sort_keys=True) == json.dumps(
-            reference["states"][p], sort_keys=True), f"partition {p} state differs"
-    ref_alerts = {a["alert_id"]: a for a in reference["alerts"]}
-    assert {a["alert_id"] for a in outcome["alerts"]} == set(ref_alerts)
-    for a in outcome["alerts"]:  # a re-sent alert is the same alert
-        same = {k: v for k, v in a.items() if k != "detected_at"}
-        assert same == {k: v for k, v in ref_alerts[a["alert_id"]].items() if k != "detected_at"}
-    assert outcome["gauges"] == reference["gauges"]
-
-
 def test_reference_run_detects_the_planted_drifts(reference) -> None:
     found = {(a["model_id"], a["signal"], a["feature"]) for a in reference["alerts"]}
     assert {("model-0", "feature", "x"), ("model-3", "feature", "c"),
@@ -154,11 +113,11 @@ def _crash_run(s: Settings, kill_points: list[int], tmp_path) -> WorkerProcess:
     for k, point in enumerate(kill_points):
         worker = WorkerProcess(s, tmp_path / f"worker-{k}.log")
         worker.wait_ready(90)
-        wait_until(lambda w=worker, p=point: _absorbed(w) >= p, 240, f"{point} absorbed", 0.05)
+        wait_until(lambda w=worker, p=point: w.absorbed() >= p, 240, f"{point} absorbed", 0.05)
         worker.kill()  # SIGKILL: no final checkpoint, no leave-group
     final = WorkerProcess(s, tmp_path / "worker-final.log")
     final.wait_ready(90)
-    resumed_at = wait_until(lambda: _absorbed(final), 30, "restored state published")
+    resumed_at = wait_until(lambda: final.absorbed(), 30, "restored state published")
     assert 0 < resumed_at <= TOTAL  # it resumed from a snapshot, not from scratch
     _run_to_end(final)
     return final
@@ -169,7 +128,7 @@ def test_sigkill_at_random_points_ends_in_the_same_state(broker, inputs, referen
     s = _settings(broker, inputs, "crash")
     kill_points = sorted(random.Random(404).sample(range(TOTAL // 10, TOTAL - TOTAL // 10), 3))
     final = _crash_run(s, kill_points, tmp_path)
-    _assert_same(_outcome(s, final), reference)
+    assert_same_run(_outcome(s, final), reference)
 
 
 @pytest.mark.slow
@@ -177,7 +136,7 @@ def test_soak_ten_kills_end_in_the_same_state(broker, inputs, reference, tmp_pat
     s = _settings(broker, inputs, "soak")
     kill_points = sorted(random.Random(77).sample(range(TOTAL // 20, TOTAL - TOTAL // 20), 10))
     final = _crash_run(s, kill_points, tmp_path)
-    _assert_same(_outcome(s, final), reference)
+    assert_same_run(_outcome(s, final), reference)
 
 
 def test_workers_joining_and_leaving_hand_state_over(broker, inputs, reference,
@@ -185,14 +144,14 @@ def test_workers_joining_and_leaving_hand_state_over(broker, inputs, reference,
     s = _settings(broker, inputs, "scale")
     first = WorkerProcess(s, tmp_path / "w1.log")
     first.wait_ready()
-    wait_until(lambda: _absorbed(first) >= TOTAL // 4, 240, "a quarter absorbed", 0.05)
+    wait_until(lambda: first.absorbed() >= TOTAL // 4, 240, "a quarter absorbed", 0.05)
     second = WorkerProcess(s, tmp_path / "w2.log")
     third = WorkerProcess(s, tmp_path / "w3.log")
     for w in (second, third):
         w.wait_ready(90)
 
     def absorbed() -> float:
-        return sum(_absorbed(w) for w in (first, second, third) if w.proc.poll() is None)
+        return sum(w.absorbed() for w in (first, second, third) if w.proc.poll() is None)
 
     wait_until(lambda: all(w.total("streamproc_partitions_assigned") > 0
                            for w in (first, second, third)), 60, "three workers share")
@@ -201,6 +160,6 @@ def test_workers_joining_and_leaving_hand_state_over(broker, inputs, reference,
     wait_until(lambda: absorbed() >= TOTAL, 240, "all absorbed", 0.5)
     assert first.terminate() == 0  # the last worker standing takes every partition over
     _run_to_end(third)
-    _assert_same(_outcome(s, third), reference)
+    assert_same_run(_outcome(s, third), reference)
 
 
