@@ -18,13 +18,14 @@ outputs already produced before the rewind are not produced twice.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .core.events import EventDecoder, InputEvent, Rejection
+from .core.events import EventDecoder, Rejection
 from .core.partition import PartitionMonitors
 from .metrics import WorkerMetrics
 
@@ -107,37 +108,43 @@ class BatchProcessor:
         produced = marks.produced.get(kind, -1)
         rejected = marks.rejected.get(kind, -1)
         poison = marks.poison.get(kind, ())
-        events: list[InputEvent] = []
-        redelivered = 0
-        last = -1
-        for key, value, offset, ts_ms in zip(
-            batch.keys, batch.values, batch.offsets, batch.timestamps_ms, strict=True
-        ):
-            last = offset
-            if offset <= floor:
-                redelivered += 1
-                continue
-            if poison and any(lo <= offset <= hi for lo, hi in poison):
-                decoded: InputEvent | Rejection = Rejection(
-                    "processing_error", "the worker failed on the batch that held this event; "
-                    "it was kept here instead of stopping the worker (see the worker log)",
-                )
-            else:
-                decoded = self.decoder.decode(kind, key, value, offset)
-            if isinstance(decoded, Rejection):
-                if offset > rejected:
-                    self._reject(key, value, decoded, topic, p, offset, ts_ms)
-                    marks.rejected[kind] = offset
-            else:
-                events.append(decoded)
-        if redelivered:
-            self.metrics.events_redelivered.labels(topic).inc(redelivered)
+        offsets = list(batch.offsets)
+        if not offsets:
+            return None
+        last = offsets[-1]
+        start = bisect.bisect_right(offsets, floor)  # offsets ascend: a redelivered prefix
+        if start:
+            self.metrics.events_redelivered.labels(topic).inc(start)
         if last <= floor:
             return None
+        todo = list(range(start, len(offsets)))
+        poisoned = [i for i in todo if any(lo <= offsets[i] <= hi for lo, hi in poison)]
+        if poisoned:
+            skip = set(poisoned)
+            todo = [i for i in todo if i not in skip]
+        keys, values = batch.keys, batch.values
+        if start == 0 and not poisoned:
+            events, bad = self.decoder.decode_batch(kind, keys, values, offsets)
+        else:
+            picked = todo
+            events, bad = self.decoder.decode_batch(
+                kind, [keys[i] for i in picked], [values[i] for i in picked],
+                [offsets[i] for i in picked])
+            bad = [(picked[j], why) for j, why in bad]
+        poison_reason = Rejection(
+            "processing_error", "the worker failed on the batch that held this event; it was "
+            "kept here instead of stopping the worker (see the worker log)",
+        )
+        rejections = sorted(bad + [(i, poison_reason) for i in poisoned])
+        for i, why in rejections:
+            offset = offsets[i]
+            if offset > rejected:
+                self._reject(keys[i], values[i], why, topic, p, offset, batch.timestamps_ms[i])
+                marks.rejected[kind] = offset
         try:
             applied = unit.apply(kind, topic, events, now, last_offset=last)
         except Exception as exc:  # noqa: BLE001 - a bug must not stop the worker
-            first = events[0].offset if events else last
+            first = int(events.offsets[0]) if len(events) else last
             _log.exception(
                 "processing %d %s events of partition %d failed (%r); rewinding the partition "
                 "to its last snapshot, the batch's events go to %s",
@@ -155,12 +162,15 @@ class BatchProcessor:
             ).inc()
             _log.info("ALERT %s", alert["summary"])
         per_model: dict[str, list[float]] = {}  # model -> [events, latest event time]
-        for e in events:
-            if e.offset <= produced:
-                continue
-            seen = per_model.setdefault(e.model_id, [0, -1.0])
-            seen[0] += 1
-            seen[1] = max(seen[1], e.timestamp)
+        new = events.after(produced)
+        for model_id, ts in zip(new.model_ids, new.timestamps.tolist(), strict=True):
+            seen = per_model.get(model_id)
+            if seen is None:
+                per_model[model_id] = [1, ts]
+            else:
+                seen[0] += 1
+                if ts > seen[1]:
+                    seen[1] = ts
         for model_id, (n, ts) in per_model.items():
             self.metrics.events_consumed.labels(model_id, topic).inc(n)
             self.metrics.last_event.labels(model_id, topic).set(ts)

@@ -19,7 +19,7 @@ import numpy as np
 
 from .alerts import make_alert
 from .detection import Detection
-from .events import InputEvent
+from .events import EventBatch, InputEvent
 from .join import JoinBuffer, Outcome
 from .model import ModelMonitor
 from .settings import DetectionConfig
@@ -97,7 +97,7 @@ class PartitionMonitors:
         self,
         kind: str,
         topic: str,
-        events: list[InputEvent],
+        events: list[InputEvent] | EventBatch,
         detected_at: float,
         last_offset: int | None = None,
     ) -> Applied:
@@ -108,9 +108,10 @@ class PartitionMonitors:
         """
         done = Applied()
         floor = self.absorbed(kind)
-        fresh = [e for e in events if e.offset > floor]
-        done.skipped = len(events) - len(fresh)
-        if fresh:
+        batch = events if isinstance(events, EventBatch) else EventBatch.of(kind, events)
+        fresh = batch.after(floor)
+        done.skipped = len(batch) - len(fresh)
+        if len(fresh):
             if kind == "features":
                 self._features(fresh, topic, detected_at, done)
             elif kind == "predictions":
@@ -119,7 +120,7 @@ class PartitionMonitors:
                 self._labels(fresh, topic, detected_at, done)
             else:
                 raise ValueError(f"unknown input kind {kind!r}")
-            floor = max(floor, fresh[-1].offset)
+            floor = max(floor, int(fresh.offsets[-1]))
         if last_offset is not None:
             floor = max(floor, last_offset)
         if floor >= 0:
@@ -128,69 +129,75 @@ class PartitionMonitors:
         return done
 
     @staticmethod
-    def _groups(events: list[InputEvent]) -> dict[tuple[str, str], list[int]]:
+    def _groups(events: EventBatch) -> dict[tuple[str, str], np.ndarray]:
         groups: dict[tuple[str, str], list[int]] = {}
-        for row, e in enumerate(events):
-            groups.setdefault((e.model_id, e.model_version or ""), []).append(row)
-        return groups
+        for row, key in enumerate(zip(events.model_ids, events.versions, strict=True)):
+            rows = groups.get(key)
+            if rows is None:
+                groups[key] = [row]
+            else:
+                rows.append(row)
+        return {key: np.asarray(rows, dtype=np.int64) for key, rows in groups.items()}
 
     def _emit(
         self,
         dets: list[Detection],
         mm: ModelMonitor,
-        events: list[InputEvent],
+        events: EventBatch,
         topic: str,
         detected_at: float,
         done: Applied,
     ) -> None:
         for d in dets:
-            src = events[d.source_row]
+            offset = int(events.offsets[d.source_row])
             if d.suppressed:
-                done.suppressed.append((mm.model_id, d, src.offset))
+                done.suppressed.append((mm.model_id, d, offset))
                 continue
             done.alerts.append(
-                make_alert(d, mm.model_id, mm.model_version, topic, self.partition, src.offset,
+                make_alert(d, mm.model_id, mm.model_version, topic, self.partition, offset,
                            detected_at)
             )
 
-    def _features(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
+    def _features(self, events: EventBatch, topic: str, now: float, done: Applied) -> None:
+        bodies = events.bodies
         for (model_id, version), rows in self._groups(events).items():
             mm = self._model(model_id, version)
-            feats = [events[r].body["features"] for r in rows]
-            ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
-            off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
-            plain = all(events[r].plain for r in rows)
-            dets = mm.observe_features(feats, ts, np.asarray(rows), off, plain)
+            feats = [bodies[r]["features"] for r in rows.tolist()]
+            dets = mm.observe_features(feats, events.timestamps[rows], rows,
+                                       events.offsets[rows], bool(events.plain[rows].all()))
             self._emit(dets, mm, events, topic, now, done)
 
-    def _predictions(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
+    def _predictions(self, events: EventBatch, topic: str, now: float, done: Applied) -> None:
         outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]] = {}
+        bodies = events.bodies
         for (model_id, version), rows in self._groups(events).items():
             mm = self._model(model_id, version)
-            bodies = [events[r].body for r in rows]
-            ts = np.fromiter((events[r].timestamp for r in rows), np.float64, len(rows))
-            off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
+            group = [bodies[r] for r in rows.tolist()]
             dets = mm.observe_predictions(
-                [b["prediction"] for b in bodies], [b.get("scores") for b in bodies], ts,
-                np.asarray(rows), off,
+                [b["prediction"] for b in group], [b.get("scores") for b in group],
+                events.timestamps[rows], rows, events.offsets[rows],
             )
             self._emit(dets, mm, events, topic, now, done)
-        for row, e in enumerate(events):
-            outcome = self._join(e.model_id).add_prediction(
-                e.event_id, e.model_version or "", e.body["prediction"], e.timestamp
+        ts = events.timestamps.tolist()
+        for row, (model_id, version, event_id, body) in enumerate(zip(
+                events.model_ids, events.versions, events.event_ids, bodies, strict=True)):
+            outcome = self._join(model_id).add_prediction(
+                event_id, version, body["prediction"], ts[row]
             )
             if outcome is not None:
-                lists = outcomes.setdefault((e.model_id, outcome.model_version), ([], []))
+                lists = outcomes.setdefault((model_id, outcome.model_version), ([], []))
                 lists[0].append(outcome)
                 lists[1].append(row)
         self._outcomes(outcomes, events, topic, now, done)
 
-    def _labels(self, events: list[InputEvent], topic: str, now: float, done: Applied) -> None:
+    def _labels(self, events: EventBatch, topic: str, now: float, done: Applied) -> None:
         outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]] = {}
-        for row, e in enumerate(events):
-            outcome = self._join(e.model_id).add_label(e.event_id, e.body["label"], e.timestamp)
+        ts = events.timestamps.tolist()
+        for row, (model_id, event_id, body) in enumerate(zip(
+                events.model_ids, events.event_ids, events.bodies, strict=True)):
+            outcome = self._join(model_id).add_label(event_id, body["label"], ts[row])
             if outcome is not None:
-                lists = outcomes.setdefault((e.model_id, outcome.model_version), ([], []))
+                lists = outcomes.setdefault((model_id, outcome.model_version), ([], []))
                 lists[0].append(outcome)
                 lists[1].append(row)
         self._outcomes(outcomes, events, topic, now, done)
@@ -198,15 +205,15 @@ class PartitionMonitors:
     def _outcomes(
         self,
         outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]],
-        events: list[InputEvent],
+        events: EventBatch,
         topic: str,
         now: float,
         done: Applied,
     ) -> None:
         for (model_id, version), (items, rows) in outcomes.items():
             mm = self._model(model_id, version)
-            off = np.fromiter((events[r].offset for r in rows), np.int64, len(rows))
-            dets = mm.observe_outcomes(items, np.asarray(rows), off)
+            at = np.asarray(rows, dtype=np.int64)
+            dets = mm.observe_outcomes(items, at, events.offsets[at])
             self._emit(dets, mm, events, topic, now, done)
 
     # -- views --------------------------------------------------------------------------------

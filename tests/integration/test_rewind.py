@@ -40,8 +40,8 @@ def test_failed_batch_is_dead_lettered_and_state_matches_a_run_without_it(
 ) -> None:
     real_update = FeatureMonitor.update
 
-    def broken(self, column, pos, ts, off=None):  # type: ignore[no-untyped-def]
-        out = real_update(self, column, pos, ts, off)  # half of the batch is applied first
+    def broken(self, column, *rest):  # type: ignore[no-untyped-def]
+        out = real_update(self, column, *rest)  # half of the batch is applied first
         if POISON in column:
             raise RuntimeError("monitor bug")
         return out
