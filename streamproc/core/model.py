@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -43,15 +44,22 @@ def _view(signal: str, name: str, fm: FeatureMonitor) -> MonitorView:
 
 
 def _columns(features: Sequence[dict[str, Any]]) -> dict[str, tuple[Any, ...]] | None:
-    """Feature name -> its values, when every event has the same features in the same
-    order (a serving layer's usual events): one transposition instead of a lookup per
-    value. None otherwise."""
+    """Feature name -> its values, when every event has the same features (a serving
+    layer's usual events): one transposition in C instead of a lookup per value.
+    None otherwise."""
     if not features:
         return None
     keys = tuple(features[0])
-    if not all(tuple(f) == keys for f in features):
+    width = len(keys)
+    if width == 0 or max(map(len, features)) != width or min(map(len, features)) != width:
         return None
-    return dict(zip(keys, zip(*(f.values() for f in features), strict=True), strict=True))
+    try:
+        rows = list(map(itemgetter(*keys), features))
+    except KeyError:  # same count, other names
+        return None
+    if width == 1:
+        return {keys[0]: tuple(rows)}
+    return dict(zip(keys, zip(*rows, strict=True), strict=True))
 
 
 def _is_number(value: Any) -> bool:

@@ -161,3 +161,28 @@ def test_corrupt_river_state_is_refused_not_a_panic(blob: bytes) -> None:
     state["river"] = base64.b64encode(blob).decode()
     with pytest.raises(ValueError, match="adwin: River"):
         REGISTRY["adwin"].from_state(state)
+
+
+@pytest.mark.parametrize(("name", "calibrate"), CASES)
+def test_run_steps_exactly_as_step(name: str, calibrate: bool) -> None:
+    """A sequential detector's one-loop ``run`` alarms at the same items and leaves
+    the same state as stepping item by item, across alarms and the resets after."""
+    cls = REGISTRY[name]
+    if not cls.sequential:
+        pytest.skip("not a sequential detector")
+    data = _stream(cls.input, seed=7, rate=0.05)
+    stepped, ran = _detector(name, calibrate), _detector(name, calibrate)
+    alarms_run: list[int] = []
+    n = len(next(iter(data.values())))
+    inp = _input(cls.input, data, 0, n)
+    alarms_step = [k for k in range(n) if stepped.step(inp, k)]
+    at = 0
+    while at < n:
+        piece = _input(cls.input, data, at, n)
+        k = ran.run(piece, n - at)
+        if k < 0:
+            break
+        alarms_run.append(at + k)
+        at += k + 1
+    assert alarms_run == alarms_step and alarms_step
+    assert _state(ran) == _state(stepped)

@@ -68,7 +68,14 @@ class _Mirror:
         self.levels = levels if levels is not None else [[]]
 
     def insert(self, tag: tuple[int, float], raw: float) -> None:
-        self.levels[0].append([tag[0], tag[1], raw])
+        level0 = self.levels[0]
+        level0.append([tag[0], tag[1], raw])
+        if len(level0) > _MAX_BUCKETS:
+            self.merge()
+
+    def merge(self) -> None:
+        """River's compression after an insert: two oldest buckets of a full level
+        become one of the next, as far up as levels overflow."""
         i = 0
         while len(self.levels[i]) == _MAX_BUCKETS + 1:
             a, b = self.levels[i][0], self.levels[i][1]
@@ -167,12 +174,38 @@ class RiverADWIN(SequentialDetector):
         self._n += 1
         if not adwin.drift_detected:
             return False
-        width = int(adwin.width)
+        self._on_drift()
+        return True
+
+    def run(self, inp: Blocks, items: int) -> int:
+        """:meth:`step` over ``items`` blocks in one loop (the mirror's insert inlined)."""
+        adwin, means, raws, tags = self.adwin, inp.listed("mean"), inp.listed("raw_mean"), inp.tags
+        update = adwin.update
+        mirror = self.mirror
+        level0 = mirror.levels[0]
+        for k in range(items):
+            if adwin.drift_detected:
+                self.mirror, self._n = _Mirror(), -k
+                mirror = self.mirror
+                level0 = mirror.levels[0]
+            update(means[k])
+            tag = tags[k]
+            level0.append([tag[0], tag[1], raws[k]])
+            if len(level0) > _MAX_BUCKETS:
+                mirror.merge()
+            if adwin.drift_detected:
+                self._n += k + 1
+                self._on_drift()
+                return k
+        self._n += items
+        return -1
+
+    def _on_drift(self) -> None:
+        width = int(self.adwin.width)
         self.mirror.cut_to(width)
         oldest = self.mirror.oldest()
         self._report = ((int(oldest[0]), float(oldest[1])), self.mirror.raw_total() / width,
                         width)
-        return True
 
     def report(self, position: int, reference: dict[str, Any]) -> Report:
         assert self._report is not None

@@ -118,6 +118,14 @@ class Blocks:
             q = self._cache[name] = quantize(getattr(self, name))
         return q
 
+    def listed(self, name: str) -> list[float]:
+        """A series as a Python list, for detectors that step item by item."""
+        key = "list:" + name
+        out = self._cache.get(key)
+        if out is None:
+            out = self._cache[key] = getattr(self, name).tolist()
+        return out  # type: ignore[return-value]
+
 
 @dataclass(slots=True)
 class ShareBlocks:
@@ -236,6 +244,15 @@ class SequentialDetector(Detector):
         """Consume item ``k``; True if it alarmed."""
         raise NotImplementedError
 
+    def run(self, inp: Any, items: int) -> int:
+        """Consume items up to ``items`` (exclusive), stopping at the first alarm:
+        its index, or -1. A detector may override it with a faster loop that steps
+        exactly as :meth:`step` does."""
+        for k in range(items):
+            if self.step(inp, k):
+                return k
+        return -1
+
 
 def race(
     groups: Sequence[tuple[Sequence[Detector], Any]], n_events: int
@@ -265,6 +282,11 @@ def race(
         if not seq:
             continue
         items = int(np.searchsorted(inp.ends, limit, side="left"))
+        if len(seq) == 1:  # the usual case: one loop inside the detector
+            k = seq[0].run(inp, items)  # type: ignore[attr-defined]
+            if k >= 0:
+                winner = int(inp.ends[k])
+            continue
         for k in range(items):
             fired = False
             for det in seq:
