@@ -110,14 +110,20 @@ def child_alerts(cfg: dict[str, Any]) -> None:
 def child_hop(cfg: dict[str, Any]) -> None:
     """One hop's latency (produce call -> consumed), with a given consume loop shape.
 
-    ``shape = "worker"``: librdkafka's fetch defaults and the worker's
-    ``consume(5000, 0.25)``; ``shape = "reader"``: the alerts reader's settings.
+    ``shape = "worker"``: the worker's fetch wait and consume loop (its default
+    ``fetch_wait_max_ms`` and ``consume(batch_size, POLL_TIMEOUT_SECONDS)``);
+    ``shape = "reader"``: the alerts reader's settings.
     """
     import orjson
 
+    from streamproc.config import Settings
+    from streamproc.kafka.worker import POLL_TIMEOUT_SECONDS
+
     closed = _stdin_closed()
     if cfg["shape"] == "worker":
-        consumer, batch, timeout = _assigned_consumer(cfg), BATCH, 0.25
+        defaults = Settings()
+        consumer = _assigned_consumer(cfg, **{"fetch.wait.max.ms": defaults.fetch_wait_max_ms})
+        batch, timeout = defaults.batch_size, POLL_TIMEOUT_SECONDS
     else:
         consumer, batch, timeout = _assigned_consumer(cfg, **{"fetch.wait.max.ms": 5}), 1000, 0.02
     latencies: list[float] = []

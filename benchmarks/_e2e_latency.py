@@ -122,7 +122,7 @@ def run_hops(session: Session, rate: float, plan: Plan) -> dict[str, list[float]
                 for shape in ("worker", "reader")}
     time.sleep(0.5)  # both assigned and fetching before the first event
     produce_paced(session.bootstrap, topic, stream.keys, stream.heads, rate)
-    time.sleep(0.75)  # > the worker-shaped loop's 0.25 s + Tansu's 0.5 s fetch wait
+    time.sleep(0.75)  # > the worker-shaped loop's consume timeout + Tansu's fetch wait
     out = {}
     for shape, child in children.items():
         child.close_stdin()

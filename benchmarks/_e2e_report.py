@@ -129,10 +129,11 @@ NOTES = [
     "- RSS includes librdkafka's prefetch queue (up to `queued.max.messages.kbytes`, 64 MB "
     "by default, of not yet consumed messages) and memory the allocator keeps after a peak, "
     "so differences between runs of one process say more than absolute values.",
-    "- Latency: Tansu answers a fetch only after up to `fetch.wait.max.ms` (librdkafka's "
-    "default, 500 ms, in the worker) even when data is there, and the worker then waits in "
-    "`consume(5000, 0.25)`; the one-hop rows show what that costs before any detection. The "
-    "alerts reader uses `fetch.wait.max.ms=5`, so it adds little of its own.",
+    "- Latency: Tansu answers a fetch only after up to `fetch.wait.max.ms` (the worker's "
+    "`fetch_wait_max_ms`, 50 ms by default) even when data is there, and the worker then "
+    "waits in `consume(5000, 0.05)` for a partial batch; the one-hop rows show what that "
+    "costs before any detection. The alerts reader uses `fetch.wait.max.ms=5`, so it adds "
+    "little of its own.",
     "- The core alone gets batches of 5,000 messages of one partition; the worker's "
     "`consume(5000)` spans partitions, so its per-partition (and per-model) batches are "
     "smaller, and the core's fixed cost per batch, per model and per feature weighs more: "
@@ -244,8 +245,8 @@ def _latency_lines(lat: LatencyResult, head: CaseResult) -> list[str]:
         f"{_n(max(ms) if ms else None, '.0f')} ms (produce call -> alert read from the alerts "
         "topic; the alert's `event_timestamp` has millisecond resolution).",
     ]
-    for shape, label in (("worker", "the worker's consume loop (librdkafka defaults, "
-                                    "`consume(5000, 0.25)`)"),
+    for shape, label in (("worker", "the worker's consume loop (`fetch.wait.max.ms=50`, "
+                                    "`consume(5000, 0.05)`)"),
                          ("reader", "the alerts reader's (`fetch.wait.max.ms=5`, "
                                     "`consume(1000, 0.02)`)")):
         h = lat.hops.get(shape, [])

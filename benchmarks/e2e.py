@@ -32,8 +32,8 @@ What is measured
    headline's measured rate, timestamp = produce time, with staggered +2 sd shifts (up,
    and back after the cooldown); latency = an alert's arrival on the alerts topic (an
    assign()-ed reader in its own process) minus its ``event_timestamp``. Next to it, one
-   hop alone (producer -> Tansu -> consumer) with the worker's consume loop (librdkafka
-   defaults, ``consume(5000, 0.25)``) and with the reader's.
+   hop alone (producer -> Tansu -> consumer) with the worker's consume loop (its
+   ``fetch_wait_max_ms`` and ``consume(batch_size, 0.05)``) and with the reader's.
 3. State: one worker fed N events, then 2N more, checkpointing every second: snapshot
    bytes, snapshot time (:func:`snapshot_seconds`, in process, on the worker's own
    state; and the worker's checkpoint histogram) and memory after N and after 3N.

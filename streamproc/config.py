@@ -200,6 +200,11 @@ class Settings(BaseSettings):
     heartbeat_interval_ms: int = Field(1_000, ge=100)
     max_poll_interval_ms: int = Field(300_000, ge=1000)
     batch_size: int = Field(5000, ge=1, description="Messages taken per poll.")
+    fetch_wait_max_ms: int = Field(
+        50, ge=1, le=5000,
+        description="Longest the broker may hold a fetch for more data (librdkafka "
+        "fetch.wait.max.ms): bounds how late a quiet stream's events are seen.",
+    )
     max_event_bytes: int = Field(1_048_576, ge=64)
     state_key: SecretStr | None = Field(
         None, description="HMAC key that signs state snapshots; unsigned ones are refused."

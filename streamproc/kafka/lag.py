@@ -6,9 +6,10 @@ that the worker's loop can do it every second:
 
 - the high watermark is librdkafka's cached one (``get_watermark_offsets(cached=True)``):
   the value in the partition's last fetch response. A consumer fetches continuously,
-  so it is at most a fetch wait (0.5 s) old; it is unknown until the first fetch
-  response, and frozen while a partition is paused (no fetches), so paused partitions
-  are not reported (the worker counts them in ``streamproc_partitions_failed``);
+  so it is at most a fetch wait old (``fetch_wait_max_ms``, 50 ms by default); it is
+  unknown until the first fetch response, and frozen while a partition is paused (no
+  fetches), so paused partitions are not reported (the worker counts them in
+  ``streamproc_partitions_failed``);
 - the position is local; before the first message since assignment it is unknown, and
   the consumer group's committed offset (where the consumer starts) stands in for it,
   looked up asynchronously by an admin client (or the low watermark when nothing was

@@ -40,7 +40,7 @@ __all__ = ["Worker"]
 
 _log = logging.getLogger("streamproc.worker")
 
-POLL_TIMEOUT_SECONDS = 0.25
+POLL_TIMEOUT_SECONDS = 0.05  # a partial batch waits at most this (plus a fetch)
 # A partition the core fails on this many times within the window is paused (reason
 # on /readyz) instead of dead-lettering its stream batch after batch: the failure is
 # a bug that replaying will not fix.
@@ -78,6 +78,7 @@ class Worker(GroupMember):
                 "session.timeout.ms": s.session_timeout_ms,
                 "heartbeat.interval.ms": s.heartbeat_interval_ms,
                 "max.poll.interval.ms": s.max_poll_interval_ms,
+                "fetch.wait.max.ms": s.fetch_wait_max_ms,
             }
         )
         self._consumer = Consumer(config)
