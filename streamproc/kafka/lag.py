@@ -22,9 +22,10 @@ not the end of the log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable, Mapping
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 
 from confluent_kafka import (
     Consumer,
@@ -73,6 +74,22 @@ def partition_lags(consumer: Consumer, start: Mapping[Key, int],
     return lags
 
 
+class _Answers:
+    """Committed offsets as the admin client reports them (written on its thread).
+
+    Kept apart from :class:`ConsumerLag` on purpose: a request's callback holds this and
+    nothing that owns the admin client. If the callback held the client, the last
+    reference to it could be dropped on librdkafka's own background thread, where
+    ``rd_kafka_destroy`` aborts the process ("called from librdkafka owned thread";
+    confluent-kafka-python PR #2131 describes the same abort).
+    """
+
+    def __init__(self) -> None:
+        self.committed: dict[Key, int] = {}
+        self.asking: set[Key] = set()
+        self.pending: set[Future] = set()
+
+
 class ConsumerLag:
     """Keep a ``{topic, partition}`` gauge equal to a group consumer's lag."""
 
@@ -80,17 +97,17 @@ class ConsumerLag:
         self.group_id = group_id
         self.gauge = gauge
         self._admin = admin(bootstrap)
-        self._committed: dict[Key, int] = {}
-        self._asking: set[Key] = set()
+        self._answers = _Answers()
         self._exported: set[Key] = set()
 
     def refresh(self, consumer: Consumer, exclude: Iterable[int] = ()) -> dict[Key, int]:
         """Update the gauge from ``consumer`` (never waits for the broker); return the lags."""
-        lags = partition_lags(consumer, self._committed, exclude)
+        answers = self._answers
+        lags = partition_lags(consumer, answers.committed, exclude)
         assigned = {(tp.topic, tp.partition) for tp in consumer.assignment()}
         # A partition assigned again later starts from a newer commit: forget old answers.
-        self._committed = {k: v for k, v in self._committed.items() if k in assigned}
-        self._ask_committed(assigned - set(lags) - set(self._committed) - self._asking)
+        answers.committed = {k: v for k, v in answers.committed.items() if k in assigned}
+        self._ask_committed(assigned - set(lags) - set(answers.committed) - answers.asking)
         for key, lag in lags.items():
             self.gauge.labels(key[0], str(key[1])).set(lag)
         for key in self._exported - set(lags):
@@ -98,24 +115,35 @@ class ConsumerLag:
         self._exported = set(lags)
         return lags
 
+    def close(self, timeout: float = 10.0) -> None:
+        """Wait (bounded) for requests in flight, then release the admin client here."""
+        for future in list(self._answers.pending):
+            with contextlib.suppress(TimeoutError, CancelledError):
+                future.exception(timeout=timeout)
+        self._admin = None
+
     def _ask_committed(self, keys: set[Key]) -> None:
-        if not keys:
+        if not keys or self._admin is None:
             return
         tps = [TopicPartition(topic, p) for topic, p in sorted(keys)]
         request = ConsumerGroupTopicPartitions(self.group_id, tps)
         futures = self._admin.list_consumer_group_offsets([request], request_timeout=10)
-        self._asking |= keys
+        answers = self._answers  # the callback must not reach self (see _Answers)
+        answers.asking |= keys
+        group_id = self.group_id
 
         def done(future: Future) -> None:  # on the admin client's thread
-            self._asking -= keys
+            answers.asking -= keys
+            answers.pending.discard(future)
             try:
                 answer = future.result()
             except KafkaException as exc:
-                _log.debug("committed offsets of %s unavailable: %s", self.group_id, exc)
+                _log.debug("committed offsets of %s unavailable: %s", group_id, exc)
                 return
             for tp in answer.topic_partitions:
                 if tp.error is None:
-                    self._committed[(tp.topic, tp.partition)] = tp.offset
+                    answers.committed[(tp.topic, tp.partition)] = tp.offset
 
         for future in futures.values():
+            answers.pending.add(future)
             future.add_done_callback(done)

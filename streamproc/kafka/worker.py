@@ -143,6 +143,9 @@ class Worker(GroupMember):
         if self._relays is not None:
             self._relays.join()
             self._relays = None
+        if self._lag is not None:
+            self._lag.close()  # releases its admin client on this thread
+            self._lag = None
         self._close_outputs()
 
     # -- rebalancing -------------------------------------------------------------------------

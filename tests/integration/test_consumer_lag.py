@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import NewTopic
@@ -57,6 +60,7 @@ def test_lag_is_high_watermark_minus_position(broker) -> None:
         assert lag.refresh(c)[(topic, 0)] == 0
     finally:
         c.close()
+        lag.close()
 
 
 def test_a_drained_worker_reports_zero_lag_on_every_input_partition(broker) -> None:
@@ -74,3 +78,36 @@ def test_a_drained_worker_reports_zero_lag_on_every_input_partition(broker) -> N
             "streamproc_events_consumed_total",
             {"model_id": "m2", "topic": s.features_topic}) == 1200, 30, "all consumed")
         wait_until(lambda: set(lags().values()) == {0.0}, 15, "every partition's lag at 0")
+
+
+_DROP_WITH_REQUEST_IN_FLIGHT = """
+import sys, time
+from confluent_kafka import Consumer, TopicPartition
+from prometheus_client import CollectorRegistry, Gauge
+from streamproc.kafka.lag import ConsumerLag
+
+bootstrap, topic, group = sys.argv[1:4]
+gauge = Gauge("lag", "lag", ["topic", "partition"], registry=CollectorRegistry())
+c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "log_level": 3})
+c.assign([TopicPartition(topic, 0)])
+lag = ConsumerLag(bootstrap, group, gauge)
+lag.refresh(c)  # asks the admin client for the committed offset: a request in flight
+del lag  # the last reference the application holds
+time.sleep(3)  # the answer arrives on librdkafka's thread meanwhile
+c.close()
+print("exited cleanly")
+"""
+
+
+def test_dropping_a_lag_tracker_with_a_request_in_flight_does_not_abort(broker) -> None:
+    # The request's callback used to hold the tracker, hence its admin client: the client
+    # was then destroyed on librdkafka's own thread, which aborts the process (SIGABRT).
+    topic = unique("lag-drop")
+    client = admin(broker.bootstrap)
+    for future in client.create_topics([NewTopic(topic, 1, 1)]).values():
+        future.result()
+    done = subprocess.run(
+        [sys.executable, "-c", _DROP_WITH_REQUEST_IN_FLIGHT, broker.bootstrap, topic,
+         unique("lag-drop-group")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "exited cleanly" in done.stdout
