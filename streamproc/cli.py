@@ -81,6 +81,18 @@ def cmd_worker(args: argparse.Namespace) -> int:
         engine=args.engine,
     )
     _setup_logging(settings.log_level)
+    if args.processes is not None and args.processes < 1:
+        raise StreamprocError(f"--processes {args.processes} is not a positive number; "
+                              "give 1 or more (one per core)")
+    if args.processes and args.processes > 1:
+        from .supervisor import child_command, supervise
+
+        options = {"--broker": args.broker, "--metrics-host": args.metrics_host,
+                   "--config": args.config, "--group": args.group,
+                   "--reset-state": args.reset_state, "--log-level": args.log_level,
+                   "--engine": args.engine}
+        return supervise([child_command(options, settings.metrics_port, i)
+                          for i in range(args.processes)])
     if settings.engine == "faust":
         from .faust.worker import run_worker
 
@@ -141,6 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["librdkafka", "faust"],
                    help="consume with librdkafka (default) or as a faust-streaming app "
                    "(env STREAMPROC_ENGINE)")
+    p.add_argument("--processes", type=int, metavar="N",
+                   help="run N worker processes in one group, one per core; process i "
+                   "serves metrics on metrics-port + i (default 1)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("demo", help="broker + worker + a synthetic serving layer, one command")
