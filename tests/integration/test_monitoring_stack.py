@@ -35,6 +35,7 @@ PANELS_THAT_MUST_RETURN_DATA = (
     "Monitors learning their reference", "Scrape status (up)", "Partitions assigned and failed",
     "Rebalances", "Checkpoints/s by outcome", "Batch duration", "Checkpoint duration",
     "Webhook deliveries/s by outcome", "Webhook attempts/s by result", "Webhook backlog",
+    "Drift score by signal (1 = alert)", "Highest drift scores now",
 )
 MODELS = ["stack-a", "stack-b"]
 
