@@ -267,6 +267,7 @@ def race(
     detector has consumed exactly the items completed by that event (or all).
     """
     limit = n_events  # exclusive bound on the winning event index
+    winner: int | None = None
     for dets, inp in groups:
         items = int(np.searchsorted(inp.ends, limit, side="left"))
         for det in dets:
@@ -274,9 +275,11 @@ def race(
                 continue
             j = det.scan(inp, items)  # type: ignore[attr-defined]
             if j >= 0 and inp.ends[j] < limit:
+                # An alarm on the segment's last event leaves limit == n_events: the
+                # winner is recorded here, not inferred from limit.
                 limit = int(inp.ends[j]) + 1
+                winner = limit - 1
                 items = j + 1
-    winner: int | None = None if limit == n_events else limit - 1
     for dets, inp in groups:
         seq = [d for d in dets if d.sequential]
         if not seq:
