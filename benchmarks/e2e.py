@@ -107,7 +107,7 @@ FULL = Plan(
     state_models=30, state_events=150_000, profile=True,
 )
 QUICK = Plan(
-    cases=(Case(10, 6, 15_000),), repeat=1, latency_shifted=2, latency_episodes=1,
+    cases=(Case(10, 6, 60_000),), repeat=1, latency_shifted=2, latency_episodes=1,
     latency_window=1.0, hop_seconds=1.0, state_models=6, state_events=15_000, profile=False,
 )
 
