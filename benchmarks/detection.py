@@ -18,7 +18,7 @@ change: nothing reported depends on what follows.
 
 Run from the repository root (needs ``pip install -e '.[bench]'``)::
 
-    .venv/bin/python benchmarks/detection.py            # ~40 min on 2 cores
+    .venv/bin/python benchmarks/detection.py            # ~60 min on 2 cores
     .venv/bin/python benchmarks/detection.py --quick    # smoke run, no file written
 """
 
