@@ -16,15 +16,19 @@ monitor needs around it:
   the onset is the first block of that window. A mirror of ADWIN's exponential
   histogram (same bucket sizes and merges, which depend only on how many items
   arrived) keeps each bucket's first tag and raw sum, so the cut's tag and the
-  window's mean in raw units are exact.
+  window's mean in raw units are exact. Because the layout is a function of the
+  count, a batch of items extends the mirror at once (:meth:`_Mirror.extend`), with
+  every bucket's sum added in the order the merges would have added it.
 """
 
 from __future__ import annotations
 
 import base64
 import struct
+from itertools import compress, count
 from typing import Any, ClassVar
 
+import numpy as np
 import river
 from river import drift
 
@@ -58,6 +62,22 @@ def _delta_prefix(delta: float) -> bytes:
     return struct.pack("<d", delta)
 
 
+def _layout(n: int) -> list[int]:
+    """Buckets per level (level 0 first) after ``n`` inserts into an empty window:
+    level 0 takes every item, and each overflow of a level (``_MAX_BUCKETS`` + 1
+    buckets) passes one merged bucket up.
+
+    >>> _layout(5), _layout(6), _layout(7), _layout(100)
+    ([5], [4, 1], [5, 1], [4, 4, 4, 5, 2])
+    """
+    counts = []
+    while n:
+        merged = (n - _MAX_BUCKETS + 1) // 2 if n > _MAX_BUCKETS else 0
+        counts.append(n - 2 * merged)
+        n = merged
+    return counts
+
+
 class _Mirror:
     """ADWIN's bucket structure, holding each bucket's first tag and raw sum."""
 
@@ -89,6 +109,52 @@ class _Mirror:
 
     def width(self) -> int:
         return sum(len(buckets) << i for i, buckets in enumerate(self.levels))
+
+    def extend(self, tags: Any, raws: np.ndarray, k: int) -> None:
+        """Insert the first ``k`` items (``tags[j]``, ``raws[j]``) at once: the same
+        buckets, tags and sums (bit for bit) as ``k`` calls of :meth:`insert`.
+
+        Buckets only ever merge, so each bucket of the new layout (:func:`_layout`)
+        is an old bucket, new items, or a merge of two halves, each of those again;
+        a sum is taken in that order, as the merges took it.
+        """
+        if k <= 0:
+            return
+        n0 = self.width()
+        if [len(b) for b in self.levels] != (_layout(n0) or [0]):
+            for j in range(k):  # a window cut to another layout: item by item
+                self.insert(tags[j], float(raws[j]))
+            return
+        old: dict[int, tuple[int, list[Any]]] = {}
+        at = 0
+        for i in range(len(self.levels) - 1, -1, -1):
+            for bucket in self.levels[i]:
+                old[at] = (1 << i, bucket)
+                at += 1 << i
+        new = np.asarray(raws[:k], dtype=np.float64)
+
+        def total(a: int, size: int) -> float:
+            hit = old.get(a)
+            if hit is not None and hit[0] == size:
+                return hit[1][2]
+            if a >= n0:
+                part = new[a - n0 : a - n0 + size]
+                while len(part) > 1:
+                    part = part[0::2] + part[1::2]
+                return float(part[0])
+            half = size >> 1
+            return total(a, half) + total(a + half, half)
+
+        counts = _layout(n0 + k)
+        levels: list[list[list[Any]]] = [[] for _ in counts] or [[]]
+        at = 0
+        for i in range(len(counts) - 1, -1, -1):
+            size = 1 << i
+            for _ in range(counts[i]):
+                first = old[at][1] if at < n0 else tags[at - n0]
+                levels[i].append([first[0], first[1], total(at, size)])
+                at += size
+        self.levels = levels
 
     def cut_to(self, width: int) -> None:
         """Drop the oldest buckets until the window holds ``width`` items."""
@@ -178,27 +244,23 @@ class RiverADWIN(SequentialDetector):
         return True
 
     def run(self, inp: Blocks, items: int) -> int:
-        """:meth:`step` over ``items`` blocks in one loop (the mirror's insert inlined)."""
-        adwin, means, raws, tags = self.adwin, inp.listed("mean"), inp.listed("raw_mean"), inp.tags
-        update = adwin.update
-        mirror = self.mirror
-        level0 = mirror.levels[0]
-        for k in range(items):
-            if adwin.drift_detected:
-                self.mirror, self._n = _Mirror(), -k
-                mirror = self.mirror
-                level0 = mirror.levels[0]
-            update(means[k])
-            tag = tags[k]
-            level0.append([tag[0], tag[1], raws[k]])
-            if len(level0) > _MAX_BUCKETS:
-                mirror.merge()
-            if adwin.drift_detected:
-                self._n += k + 1
-                self._on_drift()
-                return k
-        self._n += items
-        return -1
+        """:meth:`step` over ``items`` blocks: River's update in one C-level loop up to
+        its first detection, then the mirror extended by the blocks consumed."""
+        adwin = self.adwin
+        if adwin.drift_detected:  # what River's update does first
+            adwin._reset()
+            self.mirror, self._n = _Mirror(), 0
+        means = inp.listed("mean")
+        updates = map(adwin._helper.update, means if items == len(means) else means[:items])
+        hit = next(compress(count(), updates), -1)  # stops at the first detection
+        used = items if hit < 0 else hit + 1
+        self.mirror.extend(inp.tags, inp.raw_mean, used)
+        self._n += used
+        if hit < 0:
+            return -1
+        adwin._drift_detected = True
+        self._on_drift()
+        return hit
 
     def _on_drift(self) -> None:
         width = int(self.adwin.width)
