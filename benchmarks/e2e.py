@@ -52,6 +52,7 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import platform
 import sys
@@ -91,6 +92,7 @@ from streamproc.config import load_settings  # noqa: E402
 from streamproc.core import snapshot  # noqa: E402
 from streamproc.core.events import EventDecoder  # noqa: E402
 from streamproc.core.partition import PartitionMonitors  # noqa: E402
+from streamproc.processing import tune_gc  # noqa: E402
 
 BATCH = 5000  # the worker's default batch_size: the core alone gets batches this size
 RESULTS = ROOT / "benchmarks" / "results" / "e2e.md"
@@ -121,25 +123,34 @@ def core_alone(partitions: list[list[tuple[bytes, bytes, int]]], topic: str) -> 
     """Time the pure core on pre-produced messages: the worker's work without Kafka.
 
     ``partitions[p]`` holds partition ``p``'s (key, value, offset) in offset order. Each
-    partition is cut into batches of ``BATCH`` messages; every message is decoded with
-    ``EventDecoder.decode`` (orjson + schema validation) and each batch is applied with
-    ``PartitionMonitors.apply``, as ``Worker._absorb`` does, under the worker's default
-    detection settings. Timed: decoding and applying, nothing else.
+    partition is cut into batches of ``BATCH`` messages; each batch is decoded with
+    ``EventDecoder.decode_batch`` (orjson + schema validation, a batch at a time) and
+    applied with ``PartitionMonitors.apply``, as ``BatchProcessor.absorb`` does, under
+    the worker's default detection settings and its garbage-collector settings
+    (``tune_gc``). Timed: decoding and applying, nothing else.
     """
     config = load_settings(None).detection_config()
     decoder = EventDecoder()
     now = time.time()
     events = alerts = 0
+    thresholds = gc.get_threshold()
+    tune_gc()
     started = time.perf_counter()
-    for p, rows in enumerate(partitions):
-        unit = PartitionMonitors(config, p)
-        for start in range(0, len(rows), BATCH):
-            batch = rows[start : start + BATCH]
-            decoded = [decoder.decode("features", k, v, o) for k, v, o in batch]
-            applied = unit.apply("features", topic, decoded, now, last_offset=batch[-1][2])
-            alerts += len(applied.alerts)
-            events += len(batch)
-    seconds = time.perf_counter() - started
+    try:
+        for p, rows in enumerate(partitions):
+            unit = PartitionMonitors(config, p)
+            for start in range(0, len(rows), BATCH):
+                batch = rows[start : start + BATCH]
+                keys, values, offsets = zip(*batch, strict=True)
+                decoded, rejected = decoder.decode_batch("features", keys, values, offsets)
+                assert not rejected, rejected[:1]
+                applied = unit.apply("features", topic, decoded, now, last_offset=offsets[-1])
+                alerts += len(applied.alerts)
+                events += len(batch)
+        seconds = time.perf_counter() - started
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
     return CoreRun(events / seconds, seconds, alerts)
 
 

@@ -93,6 +93,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
                    "--engine": args.engine}
         return supervise([child_command(options, settings.metrics_port, i)
                           for i in range(args.processes)])
+    from .processing import tune_gc
+
+    tune_gc()
     if settings.engine == "faust":
         from .faust.worker import run_worker
 
