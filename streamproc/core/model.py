@@ -174,8 +174,11 @@ class ModelMonitor:
         source offsets, for the provenance of references). ``plain``: no boolean in
         any of them (numeric columns then convert to floats at once)."""
         base, pos = self._positions("n_feature_events", len(features))
+        columns = _columns(features)
         added = False
-        for name in dict.fromkeys(chain.from_iterable(features)):
+        # Every event's names, in order of appearance (the columns' when all are alike).
+        names = columns if columns is not None else dict.fromkeys(chain.from_iterable(features))
+        for name in names:
             if name in self.features:
                 continue
             if len(self.features) >= self.max_features:
@@ -187,7 +190,6 @@ class ModelMonitor:
                 added = True
         if added:
             self._recalibrate("features")
-        columns = _columns(features)
         out: list[Detection] = []
         for name, monitor in self.features.items():
             column = columns.get(name) if columns is not None else None

@@ -130,14 +130,17 @@ class PartitionMonitors:
 
     @staticmethod
     def _groups(events: EventBatch) -> dict[tuple[str, str], np.ndarray]:
-        groups: dict[tuple[str, str], list[int]] = {}
-        for row, key in enumerate(zip(events.model_ids, events.versions, strict=True)):
-            rows = groups.get(key)
-            if rows is None:
-                groups[key] = [row]
-            else:
-                rows.append(row)
-        return {key: np.asarray(rows, dtype=np.int64) for key, rows in groups.items()}
+        """(model_id, version) -> its rows, in order of first appearance: each row coded
+        by its key's first row (one C-level pass), then one stable sort."""
+        keys = list(zip(events.model_ids, events.versions, strict=True))
+        n = len(keys)
+        first: dict[tuple[str, str], int] = {}
+        codes = np.fromiter(map(first.setdefault, keys, range(n)), np.int64, n)
+        if len(first) <= 1:
+            return {key: np.arange(n, dtype=np.int64) for key in first}
+        order = np.argsort(codes, kind="stable")
+        parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+        return {keys[int(part[0])]: part for part in parts}
 
     def _emit(
         self,
