@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
+
 from .core.events import EventDecoder, Rejection
 from .core.partition import PartitionMonitors
 from .metrics import WorkerMetrics
@@ -99,6 +101,28 @@ class _PartitionMarks:
     poison: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
+def _per_model(model_ids: Sequence[str], ts: np.ndarray) -> list[tuple[str, int, float]]:
+    """(model, events, latest event time) per model of a batch, in order of appearance.
+
+    >>> _per_model(["a", "b", "a"], np.array([5.0, 1.0, 3.0]))
+    [('a', 2, 5.0), ('b', 1, 1.0)]
+    """
+    n = len(model_ids)
+    if not n:
+        return []
+    first: dict[str, int] = {}
+    codes = np.fromiter(map(first.setdefault, model_ids, range(n)), np.int64, n)
+    if len(first) == 1:
+        return [(model_ids[0], n, float(ts.max()))]
+    rows = np.fromiter(first.values(), np.int64, len(first))  # each model's first row
+    slot = np.searchsorted(rows, codes)
+    latest = np.full(len(rows), -np.inf)
+    np.maximum.at(latest, slot, ts)
+    counts = np.bincount(slot, minlength=len(rows))
+    return [(model_ids[r], int(c), float(t))
+            for r, c, t in zip(rows.tolist(), counts.tolist(), latest.tolist(), strict=True)]
+
+
 class BatchProcessor:
     """Decode, validate, apply and publish one partition batch at a time."""
 
@@ -133,16 +157,14 @@ class BatchProcessor:
             self.metrics.events_redelivered.labels(topic).inc(start)
         if last <= floor:
             return None
-        todo = list(range(start, len(offsets)))
-        poisoned = [i for i in todo if any(lo <= offsets[i] <= hi for lo, hi in poison)]
-        if poisoned:
-            skip = set(poisoned)
-            todo = [i for i in todo if i not in skip]
+        poisoned = [i for i in range(start, len(offsets))
+                    if any(lo <= offsets[i] <= hi for lo, hi in poison)] if poison else []
         keys, values = batch.keys, batch.values
         if start == 0 and not poisoned:
             events, bad = self.decoder.decode_batch(kind, keys, values, offsets)
         else:
-            picked = todo
+            skip = set(poisoned)
+            picked = [i for i in range(start, len(offsets)) if i not in skip]
             events, bad = self.decoder.decode_batch(
                 kind, [keys[i] for i in picked], [values[i] for i in picked],
                 [offsets[i] for i in picked])
@@ -177,17 +199,8 @@ class BatchProcessor:
                 alert["model_id"], alert["signal"], alert["feature"] or "", alert["detector"]
             ).inc()
             _log.info("ALERT %s", alert["summary"])
-        per_model: dict[str, list[float]] = {}  # model -> [events, latest event time]
         new = events.after(produced)
-        for model_id, ts in zip(new.model_ids, new.timestamps.tolist(), strict=True):
-            seen = per_model.get(model_id)
-            if seen is None:
-                per_model[model_id] = [1, ts]
-            else:
-                seen[0] += 1
-                if ts > seen[1]:
-                    seen[1] = ts
-        for model_id, (n, ts) in per_model.items():
+        for model_id, n, ts in _per_model(new.model_ids, new.timestamps):
             self.metrics.events_consumed.labels(model_id, topic).inc(n)
             self.metrics.last_event.labels(model_id, topic).set(ts)
         for model_id, det, offset in applied.suppressed:
