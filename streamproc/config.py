@@ -200,6 +200,14 @@ class Settings(BaseSettings):
     heartbeat_interval_ms: int = Field(1_000, ge=100)
     max_poll_interval_ms: int = Field(300_000, ge=1000)
     batch_size: int = Field(5000, ge=1, description="Messages taken per poll.")
+    batch_max_messages: int = Field(
+        50_000, ge=1,
+        description="While polls come back full (a backlog already fetched), polls that do "
+        "not wait add to the batch up to this many messages (and batch_max_bytes): the "
+        "core's cost per event falls with events per partition per batch.",
+    )
+    batch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024,
+                                 description="Most message bytes in one batch (see above).")
     fetch_wait_max_ms: int = Field(
         50, ge=1, le=5000,
         description="Longest the broker may hold a fetch for more data (librdkafka "

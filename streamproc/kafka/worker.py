@@ -109,7 +109,7 @@ class Worker(GroupMember):
             while not self._stop.is_set():
                 if deadline is not None and time.monotonic() > deadline:
                     break
-                msgs = self._consumer.consume(self.settings.batch_size, POLL_TIMEOUT_SECONDS)
+                msgs = self._take()
                 self.health.beat()
                 if msgs:
                     started = time.perf_counter()
@@ -214,6 +214,28 @@ class Worker(GroupMember):
         super()._drop(numbers)
 
     # -- processing ----------------------------------------------------------------------------
+    def _take(self) -> list[Message]:
+        """One batch: a poll that waits up to POLL_TIMEOUT_SECONDS, then, while polls
+        come back full (messages already fetched are waiting), polls that do not wait,
+        up to ``batch_max_messages`` and ``batch_max_bytes``.
+
+        A batch spans partitions, and the core's cost per event falls with events per
+        partition per batch (benchmarks/e2e.py headline: 35k events/s with batches of
+        5,000 messages over 6 partitions, 72k with 60,000); a live stream below the
+        worker's rate is unaffected (each poll returns what arrived, not full).
+        """
+        assert self._consumer is not None
+        s = self.settings
+        consume = self._consumer.consume
+        msgs = consume(s.batch_size, POLL_TIMEOUT_SECONDS)
+        full, size = len(msgs) == s.batch_size, sum(map(len, msgs))
+        while full and len(msgs) < s.batch_max_messages and size < s.batch_max_bytes:
+            want = min(s.batch_size, s.batch_max_messages - len(msgs))
+            more = consume(want, 0)
+            msgs += more
+            full, size = len(more) == want, size + sum(map(len, more))
+        return msgs
+
     def _process(self, msgs: list[Message]) -> None:
         grouped: dict[tuple[int, int], list[Message]] = {}
         for m in msgs:
