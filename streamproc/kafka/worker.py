@@ -16,6 +16,7 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Sequence
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -46,6 +47,23 @@ POLL_TIMEOUT_SECONDS = 0.05  # a partial batch waits at most this (plus a fetch)
 # a bug that replaying will not fix.
 MAX_REWINDS = 3
 REWIND_WINDOW_SECONDS = 600.0
+
+
+class _Timestamps(Sequence[int | None]):
+    """The messages' Kafka timestamps (None where there is none), read only where a
+    dead letter needs one."""
+
+    __slots__ = ("_msgs",)
+
+    def __init__(self, msgs: list[Message]) -> None:
+        self._msgs = msgs
+
+    def __len__(self) -> int:
+        return len(self._msgs)
+
+    def __getitem__(self, i: int) -> int | None:  # type: ignore[override]
+        ts_type, ts = self._msgs[i].timestamp()
+        return ts if ts_type else None
 
 
 class Worker(GroupMember):
@@ -238,16 +256,16 @@ class Worker(GroupMember):
 
     def _process(self, msgs: list[Message]) -> None:
         grouped: dict[tuple[int, int], list[Message]] = {}
+        rank = {topic: KIND_ORDER.index(kind) for topic, kind in self.kind_of_topic.items()}
         for m in msgs:
             err = m.error()
             if err is not None:
                 if err.code() != KafkaError._PARTITION_EOF:
                     _log.warning("consumer error on %s: %s", m.topic(), err.str())
                 continue
-            kind = self.kind_of_topic.get(m.topic())
-            if kind is None:
-                continue
-            grouped.setdefault((m.partition(), KIND_ORDER.index(kind)), []).append(m)
+            k = rank.get(m.topic())
+            if k is not None:
+                grouped.setdefault((m.partition(), k), []).append(m)
         assert self.processor is not None
         now = time.time()
         rewound: set[int] = set()
@@ -259,7 +277,7 @@ class Worker(GroupMember):
             batch = MessageBatch(
                 self.topics[kind], kind, p, [m.key() for m in msgs_pk],
                 [m.value() for m in msgs_pk], [m.offset() for m in msgs_pk],
-                [ts if ts_type else None for ts_type, ts in (m.timestamp() for m in msgs_pk)],
+                _Timestamps(msgs_pk),
             )
             rewind = self.processor.absorb(unit, batch, now)
             if rewind is not None:
