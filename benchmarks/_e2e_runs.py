@@ -258,7 +258,7 @@ CHECKPOINT_SECONDS = 1.0  # the state run's checkpoint interval (the default is 
 
 
 def run_state(session: Session, plan: Plan,
-              measure_snapshot: Callable[[dict[str, Any]], float]) -> StateResult:
+              measure_snapshot: Callable[[list[list[dict[str, Any]]]], list[float]]) -> StateResult:
     """Feed N events, then 2N more; after each phase: snapshots, checkpoint time, RSS.
 
     Checkpoints every second (instead of 5) so that each phase has several; each phase
@@ -297,6 +297,7 @@ def run_state(session: Session, plan: Plan,
     finally:
         worker.terminate()
     records = read_snapshots(session.bootstrap, f"state-{tag}", PARTITIONS)
+    phase_states = []
     for counts in wanted[: len(result.phases)]:
         chosen = []
         for p, included in enumerate(counts):
@@ -308,8 +309,8 @@ def run_state(session: Session, plan: Plan,
         result.memory.append(monitor_memory(session, chosen, trace=True))
         result.snapshot_json.append(json_bytes)
         result.snapshot_compressed.append(stored_bytes)
-        result.encode_seconds.append(
-            sum(measure_snapshot(snapshot.decode(r.blob)["state"]) for r in chosen))
+        phase_states.append([snapshot.decode(r.blob)["state"] for r in chosen])
+    result.encode_seconds = measure_snapshot(phase_states)
     return result
 
 

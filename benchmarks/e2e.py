@@ -154,20 +154,25 @@ def core_alone(partitions: list[list[tuple[bytes, bytes, int]]], topic: str) -> 
     return CoreRun(events / seconds, seconds, alerts)
 
 
-def snapshot_seconds(state: dict[str, Any], repeat: int = 5) -> float:
-    """Median time to snapshot one partition's monitors as the worker does (in process).
+def snapshot_seconds(phases: list[list[dict[str, Any]]], repeat: int = 9) -> list[float]:
+    """Time to snapshot each phase's monitors as the worker does (in process), side by side.
 
-    The worker's own state (decoded from its state topic) is restored into
-    ``PartitionMonitors``; then ``to_state()`` + ``snapshot.encode`` are timed.
+    ``phases[i]`` holds the worker's own partition states (decoded from its state topic)
+    after phase ``i``. All are restored into ``PartitionMonitors`` first; then, ``repeat``
+    rounds, each timing every phase in turn (``to_state()`` + ``snapshot.encode``, summed
+    over its partitions), so that load on the shared machine falls on all phases alike.
+    Returns each phase's median.
     """
     config = load_settings(None).detection_config()
-    unit = PartitionMonitors.from_state(config, state)
-    times = []
+    units = [[PartitionMonitors.from_state(config, st) for st in states] for states in phases]
+    times: list[list[float]] = [[] for _ in phases]
     for _ in range(repeat):
-        started = time.perf_counter()
-        snapshot.encode(unit.to_state())
-        times.append(time.perf_counter() - started)
-    return sorted(times)[len(times) // 2]
+        for i, phase in enumerate(units):
+            started = time.perf_counter()
+            for unit in phase:
+                snapshot.encode(unit.to_state())
+            times[i].append(time.perf_counter() - started)
+    return [sorted(t)[len(t) // 2] for t in times]
 
 
 # --------------------------------------------------------------------------------------------
