@@ -28,8 +28,22 @@ __all__ = ["NormalScores"]
 _KNOTS = 257
 # Inverse normal CDF, tabulated once; interpolating it is deterministic, unlike numpy's
 # SIMD transcendental functions.
-_GRID_U = np.linspace(0.0, 1.0, 8193)
+_GRID_STEPS = 8192
+_GRID_U = np.linspace(0.0, 1.0, _GRID_STEPS + 1)  # exactly i / 8192
 _GRID_Z = np.array([NormalDist().inv_cdf(min(max(u, 1e-9), 1 - 1e-9)) for u in _GRID_U])
+_GRID_SLOPE = np.diff(_GRID_Z) / np.diff(_GRID_U)
+
+
+def grid_z(u: np.ndarray) -> np.ndarray:
+    """``np.interp(u, _GRID_U, _GRID_Z)`` for 0 <= u < 1, bit for bit, ~7x faster.
+
+    The grid is uniform in steps of a power of two, so ``u * 8192`` (exact) floors to
+    the interval numpy's binary search would find; then numpy's own arithmetic,
+    ``slope[j] * (u - x[j]) + z[j]`` with its slopes (tests/core/test_scores.py
+    compares the two over a million values and at every knot).
+    """
+    j = (u * _GRID_STEPS).astype(np.intp)
+    return _GRID_SLOPE[j] * (u - _GRID_U[j]) + _GRID_Z[j]
 
 
 def _ranks(n: int, k: int) -> np.ndarray:
@@ -79,8 +93,8 @@ class NormalScores:
         if len(self.xp) == 1:
             return np.where(x < self.xp[0], -3.0, np.where(x > self.xp[0], 3.0, 0.0))
         u = np.interp(x, self.xp, self.fp, left=self._lo, right=self._hi)
-        np.clip(u, self._lo, self._hi, out=u)
-        return np.interp(u, _GRID_U, _GRID_Z)
+        np.clip(u, self._lo, self._hi, out=u)  # within (0, 1)
+        return grid_z(u)
 
     def to_state(self) -> dict[str, Any]:
         assert self.knots is not None
