@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import jsonschema_rs
@@ -201,20 +202,19 @@ class EventDecoder:
         n = len(values)
         if not all(values) or max(map(len, values)) > self.max_bytes:  # type: ignore[arg-type]
             return None
-        loads = orjson.loads
         try:
-            bodies = [loads(v) for v in values]  # type: ignore[arg-type]
+            bodies = list(map(orjson.loads, values))  # type: ignore[arg-type]
         except orjson.JSONDecodeError:
             return None
         if not self._batch_validators[kind].is_valid(bodies):
             return None
-        model_ids = [b["model_id"] for b in bodies]
-        if list(keys) != [m.encode() for m in model_ids]:
+        model_ids = list(map(itemgetter("model_id"), bodies))
+        if list(keys) != list(map(str.encode, model_ids)):
             return None
         if self.allowed_models is not None and not self.allowed_models.issuperset(model_ids):
             return None
-        raw = [b["timestamp"] for b in bodies]
-        if any(type(t) is str for t in raw):
+        raw = list(map(itemgetter("timestamp"), bodies))
+        if str in set(map(type, raw)):
             return None
         ts = np.asarray(raw, dtype=np.float64)
         if not (np.isfinite(ts) & (ts >= 0)).all():
@@ -227,8 +227,8 @@ class EventDecoder:
                                  for v in values), bool, n)
         return EventBatch(
             kind, np.asarray(offsets, dtype=np.int64), model_ids,
-            [b.get("model_version") or "" for b in bodies], [b["event_id"] for b in bodies],
-            ts, bodies, plain,
+            [b.get("model_version") or "" for b in bodies],
+            list(map(itemgetter("event_id"), bodies)), ts, bodies, plain,
         )
 
     def decode(
