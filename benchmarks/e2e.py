@@ -94,7 +94,7 @@ from streamproc.core.events import EventDecoder  # noqa: E402
 from streamproc.core.partition import PartitionMonitors  # noqa: E402
 from streamproc.processing import tune_gc  # noqa: E402
 
-BATCH = 5000  # the worker's default batch_size: the core alone gets batches this size
+BATCH = 5000  # the worker's batch_size (one poll): the core alone gets batches this size
 RESULTS = ROOT / "benchmarks" / "results" / "e2e.md"
 
 # The first case is the headline (10 features, default detectors; 8% of its events in
