@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .core.events import EventDecoder, Rejection
-from .core.partition import PartitionMonitors
+from .core.partition import PartitionMonitors, group_rows
 from .metrics import WorkerMetrics
 
 __all__ = ["BatchProcessor", "MessageBatch", "Rewind", "Sink", "tune_gc"]
@@ -107,20 +107,8 @@ def _per_model(model_ids: Sequence[str], ts: np.ndarray) -> list[tuple[str, int,
     >>> _per_model(["a", "b", "a"], np.array([5.0, 1.0, 3.0]))
     [('a', 2, 5.0), ('b', 1, 1.0)]
     """
-    n = len(model_ids)
-    if not n:
-        return []
-    first: dict[str, int] = {}
-    codes = np.fromiter(map(first.setdefault, model_ids, range(n)), np.int64, n)
-    if len(first) == 1:
-        return [(model_ids[0], n, float(ts.max()))]
-    rows = np.fromiter(first.values(), np.int64, len(first))  # each model's first row
-    slot = np.searchsorted(rows, codes)
-    latest = np.full(len(rows), -np.inf)
-    np.maximum.at(latest, slot, ts)
-    counts = np.bincount(slot, minlength=len(rows))
-    return [(model_ids[r], int(c), float(t))
-            for r, c, t in zip(rows.tolist(), counts.tolist(), latest.tolist(), strict=True)]
+    return [(model_id, len(rows), float(ts[rows].max()))
+            for model_id, rows in group_rows(model_ids).items()]
 
 
 class BatchProcessor:

@@ -12,6 +12,7 @@ is counted once however often Kafka redelivers it.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +25,24 @@ from .join import JoinBuffer, Outcome
 from .model import ModelMonitor
 from .settings import DetectionConfig
 
-__all__ = ["Applied", "PartitionMonitors"]
+__all__ = ["Applied", "PartitionMonitors", "group_rows"]
+
+
+def group_rows(keys: Sequence[Hashable]) -> dict[Any, np.ndarray]:
+    """Key -> its rows, in order of first appearance: each row coded by its key's first
+    row (one C-level pass), then one stable sort.
+
+    >>> {k: v.tolist() for k, v in group_rows(["a", "b", "a"]).items()}
+    {'a': [0, 2], 'b': [1]}
+    """
+    n = len(keys)
+    first: dict[Any, int] = {}
+    codes = np.fromiter(map(first.setdefault, keys, range(n)), np.int64, n)
+    if len(first) <= 1:
+        return {key: np.arange(n, dtype=np.int64) for key in first}
+    order = np.argsort(codes, kind="stable")
+    parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
+    return {keys[int(part[0])]: part for part in parts}
 
 
 @dataclass
@@ -130,17 +148,7 @@ class PartitionMonitors:
 
     @staticmethod
     def _groups(events: EventBatch) -> dict[tuple[str, str], np.ndarray]:
-        """(model_id, version) -> its rows, in order of first appearance: each row coded
-        by its key's first row (one C-level pass), then one stable sort."""
-        keys = list(zip(events.model_ids, events.versions, strict=True))
-        n = len(keys)
-        first: dict[tuple[str, str], int] = {}
-        codes = np.fromiter(map(first.setdefault, keys, range(n)), np.int64, n)
-        if len(first) <= 1:
-            return {key: np.arange(n, dtype=np.int64) for key in first}
-        order = np.argsort(codes, kind="stable")
-        parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-        return {keys[int(part[0])]: part for part in parts}
+        return group_rows(list(zip(events.model_ids, events.versions, strict=True)))
 
     def _emit(
         self,
