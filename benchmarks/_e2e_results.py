@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["Case", "CaseResult", "CoreRun", "GroupRun", "LatencyResult", "Plan", "Profile",
            "RawRun", "StateResult", "WorkerRun", "median", "percentile"]
@@ -53,6 +54,9 @@ class Plan:
     state_models: int
     state_events: int  # N: the state run feeds N, then 2N more
     profile: bool
+    # Worker settings of the timed throughput runs. --quick caps batches at one poll:
+    # its 60,000 events would otherwise be absorbed in two batches, too few to time.
+    worker: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass

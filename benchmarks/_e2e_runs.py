@@ -166,10 +166,11 @@ def monitor_memory(session: Session, records: list[Any], trace: bool = False) ->
 
 
 def run_worker(session: Session, case: Case, inputs: dict[str, str],
-               tag: str) -> tuple[WorkerRun, list[Any]]:
-    """One worker run of ``case``; also returns its latest snapshot of every partition."""
+               tag: str, **settings: Any) -> tuple[WorkerRun, list[Any]]:
+    """One worker run of ``case`` (with worker ``settings``); also returns its latest
+    snapshot of every partition."""
     started = time.monotonic()
-    worker = session.worker(tag, inputs)
+    worker = session.worker(tag, inputs, **settings)
     try:
         samples, cpu = watch(worker, case.events, 90 + case.events / 2000, session.broker.pid)
         rss, hwm = worker.memory()

@@ -111,6 +111,7 @@ FULL = Plan(
 QUICK = Plan(
     cases=(Case(10, 6, 60_000),), repeat=1, latency_shifted=2, latency_episodes=1,
     latency_window=1.0, hop_seconds=1.0, state_models=6, state_events=15_000, profile=False,
+    worker=(("batch_max_messages", 5000),),
 )
 
 
@@ -202,7 +203,8 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
     records: list[Any] = []
     for r in range(plan.repeat):
         try:
-            w, records = run_worker(session, case, inputs, session.tag(f"{case.label}-w{r}"))
+            w, records = run_worker(session, case, inputs, session.tag(f"{case.label}-w{r}"),
+                                    **dict(plan.worker))
             result.worker.append(w)
             say(f"{case.label} [{r + 1}/{plan.repeat}] worker {w.rate:,.0f}/s (2nd half "
                 f"{w.second_half_rate or float('nan'):,.0f}) over {w.seconds:.1f} s, cpu "
