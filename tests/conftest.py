@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from streamproc.broker import EmbeddedBroker, free_port
@@ -127,9 +127,14 @@ def producer(target: EmbeddedBroker | str) -> Producer:
 
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Any]:
-    """All messages currently in ``topic`` (no consumer group: no join delay)."""
+    """All messages currently in ``topic`` (no consumer group: no join delay).
+
+    Reads each partition to its end-of-partition event, not to the high watermark of a
+    ListOffsets request: Tansu answers that with the last batch's base offset + 1, so a
+    read that stopped there would miss the rest of a multi-record batch.
+    """
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader",
-                  "enable.auto.commit": False, "log_level": 3})
+                  "enable.auto.commit": False, "enable.partition.eof": True, "log_level": 3})
     try:
         meta = c.list_topics(topic, timeout=timeout).topics[topic]
         ends = {}
@@ -142,13 +147,14 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Any]:
         c.assign([TopicPartition(topic, p, 0) for p in ends])
         out = []
         deadline = time.monotonic() + timeout
-        positions = dict.fromkeys(ends, 0)
-        while any(positions[p] < ends[p] for p in ends) and time.monotonic() < deadline:
+        open_partitions = set(ends)
+        while open_partitions and time.monotonic() < deadline:
             for m in c.consume(1000, 0.5):
-                if m.error():
-                    continue
-                out.append(m)
-                positions[m.partition()] = m.offset() + 1
+                err = m.error()
+                if err is None:
+                    out.append(m)
+                elif err.code() == KafkaError._PARTITION_EOF and m.offset() >= ends[m.partition()]:
+                    open_partitions.discard(m.partition())
         return out
     finally:
         c.close()
