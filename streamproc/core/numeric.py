@@ -35,7 +35,8 @@ from .detection import Detection, apply_cooldown
 from .detectors import DEFAULTS, build, detector_class
 from .detectors.base import Blocks, Detector, FitContext, Flags, TagView, race
 from .detectors.base import detection as make_detection
-from .reference import NumericReference, ReferenceWindow
+from .reference import NumericReference
+from .reference_window import ReferenceWindow
 from .settings import MonitorSettings
 
 __all__ = ["NumericMonitor"]
