@@ -14,6 +14,10 @@
 Rare categories (share below ``min_category_share``, or beyond ``max_categories``)
 are pooled into "(other)", so memory and alert size stay bounded on
 high-cardinality features.
+
+The block statistics (dispersion, season shares, normal scores) are pure functions
+in :mod:`.category_blocks`. This file stays one class of ~450 lines: the reference's
+collection, its carry of partial blocks and its detections share the monitor's state.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ from typing import Any
 
 import numpy as np
 
-from .dependence import MAX_EXTENSION, overdispersed
+from .category_blocks import (
+    DISPERSION_BLOCK,
+    MAX_BLOCK,
+    block_scores,
+    dispersion,
+    seasonal_shares,
+    standardise_on_reference,
+)
+from .dependence import MAX_EXTENSION
 from .detection import Detection, apply_cooldown
 from .detectors import DEFAULTS, build, detector_class
 from .detectors.base import Detector, FitContext, Flags, ShareBlocks, TagView, race
@@ -36,19 +48,8 @@ __all__ = ["CategoricalMonitor", "OTHER", "category_name"]
 OTHER = "(other)"
 # Expected count per category per block for the chi-square approximation to hold.
 _MIN_EXPECTED = 5.0
-_MAX_BLOCK = 2000
 # Categories counted during a reference before new ones are only pooled: bounds memory.
 _REFERENCE_CATEGORY_CAP_FACTOR = 20
-# Pseudo-counts of the whole reference's shares in each phase bin's (declared season).
-_SEASON_PRIOR = 10.0
-# EWMA weights tried for predicting a dependent stream's shares (0: the reference's).
-_ALPHAS = (0.0, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
-# The reference's dispersion is measured on blocks of this many values: their
-# chi-square distances from the reference shares average the degrees of freedom on an
-# independent stream, more on a sticky or cycling one (see _dispersion).
-_DISPERSION_BLOCK = 100
-
-
 def category_name(value: Any) -> str:
     """The category a value stands for, the same wherever categories are compared.
 
@@ -204,7 +205,7 @@ class CategoricalMonitor:
         cap = _REFERENCE_CATEGORY_CAP_FACTOR * self.settings.max_categories
         at = self._ref_n
         for j, v in enumerate(values):
-            if at % _DISPERSION_BLOCK == 0:
+            if at % DISPERSION_BLOCK == 0:
                 self._ref_blocks.append({})
             block = self._ref_blocks[-1]
             if v not in counts and len(counts) >= cap:
@@ -242,47 +243,14 @@ class CategoricalMonitor:
             if not self._ref_target:
                 # Dependence seen at the block scale may hide a slower cycle the first
                 # window covers only part of: learn over the longest span allowed.
-                dependent = self._dispersion() > 1.0
+                dependent = self._ref_dispersion() > 1.0
                 self._ref_target = math.ceil((MAX_EXTENSION if dependent else 1.0) * size)
             if self._ref_n == self._ref_target:
                 self._finish_reference()
 
-    def _dispersion(self) -> float:
-        """Variance inflation of the reference's block counts (1: independent).
-
-        The chi-square distances of the reference's blocks from its own shares sum to
-        about ``B (K - 1)(1 - m / n)`` for independent values; a sticky stream (runs of
-        the same category) or cycling shares make them larger by the factor their
-        counts' variance is inflated. Tested on blocks of 100 and of 500 values (a slow
-        cycle shows better in longer blocks), used only when overdispersed.
-        """
-        n = self._ref_n
-        counts = self._ref_counts
-        kept = [k for k, c in counts.items() if c / n >= self.settings.min_category_share]
-        blocks = [b for b in self._ref_blocks if sum(b.values()) == _DISPERSION_BLOCK]
-        if len(kept) < 2 or len(blocks) < 2:
-            return 1.0
-        shares = np.array([counts[k] / n for k in kept])
-        rows = np.array([[b.get(k, 0) for k in kept] for b in blocks], dtype=np.float64)
-        rest = 1.0 - shares.sum()
-        if rest > 1e-12:
-            rows = np.hstack([rows, _DISPERSION_BLOCK - rows.sum(axis=1, keepdims=True)])
-            shares = np.append(shares, rest)
-        df = len(shares) - 1
-        ratio = 1.0
-        for group in (1, 5):
-            nb = len(rows) // group
-            if nb < 2:
-                break
-            grouped = rows[: nb * group].reshape(nb, group, -1).sum(axis=1)
-            m = group * _DISPERSION_BLOCK
-            chi2 = float(((grouped - m * shares) ** 2 / (m * shares)).sum())
-            dof = df * nb * (1.0 - m / n)
-            if group == 1:
-                ratio = chi2 / dof
-            if overdispersed(chi2, dof):
-                return max(ratio, 1.0 + 1e-9)
-        return 1.0
+    def _ref_dispersion(self) -> float:
+        return dispersion(self._ref_counts, self._ref_blocks, self._ref_n,
+                          self.settings.min_category_share)
 
     def _finish_reference(self) -> None:
         s = self.settings
@@ -305,9 +273,9 @@ class CategoricalMonitor:
             # bucket also takes the pooled (and future unseen) values.
             names[-1] = f"{names[-1]} {OTHER}"
             shares[-1] += pooled / n
-        m = int(min(_MAX_BLOCK, max(16, math.ceil(_MIN_EXPECTED / min(shares)))))
+        m = int(min(MAX_BLOCK, max(16, math.ceil(_MIN_EXPECTED / min(shares)))))
         self._seen = {k for k in counts if k != OTHER}
-        vif = self._dispersion() if self._ref_target > s.reference_size else 1.0
+        vif = self._ref_dispersion() if self._ref_target > s.reference_size else 1.0
         self._vif = vif
         self._ref = {
             "n": n,
@@ -319,9 +287,12 @@ class CategoricalMonitor:
             "vif": vif,
         }
         if self._season is not None:
-            self._seasonal_shares(kept, names)
+            self._ref["season"] = self._season.to_state()
+            self._ref["season_shares"] = seasonal_shares(self._bin_counts, kept, names,
+                                                         np.asarray(shares))
+            self._bin_counts = []
         elif vif > 1.0:
-            self._standardise_on_reference(kept)
+            standardise_on_reference(self._ref, kept, self._ref_blocks)
         ctx = FitContext(s, self._arl, {**self._ref, "singletons": singletons})
         self._shares = next(iter(build(["categorical"], ctx)), None)
         # A high-cardinality feature (more categories than counted) meets new ones all
@@ -333,105 +304,6 @@ class CategoricalMonitor:
         self._ref_blocks = []
         self._carry, self._carry_tag = [], None
         self._pred = None
-
-    def _seasonal_shares(self, kept: list[str], names: list[str]) -> None:
-        """Each phase bin's shares, shrunk towards the whole reference's by
-        _SEASON_PRIOR pseudo-counts (a quiet bin is not all noise)."""
-        ref = self._ref
-        assert ref is not None and self._season is not None
-        overall = np.asarray(ref["shares"])
-        rows = []
-        for counts in self._bin_counts:
-            c = np.array([counts.get(k, 0) for k in kept], dtype=np.float64)
-            n = float(sum(counts.values()))
-            if len(names) > len(kept):
-                c = np.append(c, n - c.sum())
-            else:
-                c[-1] += n - c.sum()
-            rows.append((c + _SEASON_PRIOR * overall) / (n + _SEASON_PRIOR))
-        ref["season"] = self._season.to_state()
-        ref["season_shares"] = np.asarray(rows).tolist()
-        self._bin_counts = []
-
-    def _standardise_on_reference(self, kept: list[str]) -> None:
-        """A dependent reference: standardise block scores by the reference's own.
-
-        Sticky streams and cycling shares make block chi-squares larger, more variable
-        and correlated from block to block. The reference's blocks (whole dispersion
-        blocks, so the block size becomes a multiple of theirs) give the scores' mean
-        and spread, and their lag-one correlation the variance inflation of their sum;
-        the CUSUM then reads scores that are N(0, 1)-like and independent-like.
-        """
-        ref = self._ref
-        assert ref is not None
-        group = max(1, math.ceil(ref["block"] / _DISPERSION_BLOCK))
-        m = group * _DISPERSION_BLOCK
-        full = [b for b in self._ref_blocks if sum(b.values()) == _DISPERSION_BLOCK]
-        rows = [[b.get(k, 0) for k in kept] for b in full]
-        mat = np.asarray(rows, dtype=np.int64).reshape(len(rows), len(kept))
-        if len(ref["names"]) > len(kept):  # the pooled bucket
-            mat = np.hstack([mat, _DISPERSION_BLOCK - mat.sum(axis=1, keepdims=True)])
-        else:  # the rarest kept category's bucket also pools the rest
-            mat[:, -1] += _DISPERSION_BLOCK - mat.sum(axis=1)
-        nb = len(mat) // group
-        if nb < 8:
-            return
-        blocks = mat[: nb * group].reshape(nb, group, -1).sum(axis=1)
-        ref["block"] = min(m, _MAX_BLOCK)
-        ref["mean_se"] = (m / ref["n"]) / (1.0 + m / ref["n"])
-        # Shares that cycle or wander are predicted from the recent blocks (an EWMA,
-        # its weight chosen on the reference), as numeric scores are whitened.
-        ref["alpha"] = min(_ALPHAS, key=lambda a: float(self._scores(blocks, a)[1].mean()))
-        y, _ = self._scores(blocks, ref["alpha"])
-        centred = y - y.mean()
-        rho = float(np.dot(centred[1:], centred[:-1]) / max(np.dot(centred, centred), 1e-300))
-        inflation = (1.0 + rho) / (1.0 - rho) if rho > 3.0 / math.sqrt(nb) else 1.0
-        nb_eff = max(nb / inflation, 2.0)
-        ref["y_mean"] = float(y.mean())
-        ref["y_scale"] = float(y.std(ddof=1)) * math.sqrt(inflation)
-        ref["mean_se"] = 1.0 / math.sqrt(nb_eff)
-        ref["scale_se"] = 1.0 / math.sqrt(2.0 * (nb_eff - 1.0))
-
-    def _scores(
-        self, counts: np.ndarray, alpha: float | None = None, start: np.ndarray | None = None,
-        expected: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Normal scores of blocks' category counts (Wilson-Hilferty of the chi-square),
-        and the chi-squares. With an EWMA weight (``alpha``; the reference's by default)
-        each block is compared with the shares predicted from the blocks before it;
-        ``start`` is the prediction before the first block, and the predictions after
-        each block are left in ``self._predicted``."""
-        ref = self._ref
-        assert ref is not None
-        m = ref["block"]
-        k = len(ref["names"])
-        shares = np.asarray(ref["shares"])
-        a = ref.get("alpha", 0.0) if alpha is None else alpha
-        if expected is not None:  # a declared season: each value's own bin's shares
-            pass
-        elif a:
-            pred = shares if start is None else start
-            rows = []
-            after = []
-            for c in counts:
-                rows.append(pred)
-                pred = (1.0 - a) * pred + a * (c / m)
-                after.append(pred)
-            expected = np.maximum(np.asarray(rows).reshape(len(counts), k), 1e-3) * m
-            self._predicted = after
-        else:
-            expected = shares * m
-        df = k - 1
-        # In control a block's chi-square exceeds its degrees of freedom by the error of
-        # the reference shares (1 + m / n).
-        inflation = 1.0 + m / ref["n"]
-        chi2 = ((counts - expected) ** 2 / expected).sum(axis=1) / inflation
-        wh_mean = 1.0 - 2.0 / (9.0 * df)
-        wh_sd = math.sqrt(2.0 / (9.0 * df))
-        y = (np.power(chi2 / df, 1.0 / 3.0) - wh_mean) / wh_sd
-        if "y_mean" in ref and alpha is None:
-            y = (y - ref["y_mean"]) / ref["y_scale"]
-        return y, chi2
 
     def _share_blocks(self, codes: np.ndarray, tags: TagView) -> ShareBlocks:
         ref = self._ref
@@ -449,7 +321,7 @@ class CategoricalMonitor:
             expected = np.asarray(ref["season_shares"])[bins].reshape(nb, m, k).sum(axis=1)
         counts = np.bincount((np.arange(nb * m) // m) * k + used, minlength=nb * k).reshape(nb, k)
         start = None if self._pred is None else np.asarray(self._pred)
-        y, _ = self._scores(counts, start=start, expected=expected)
+        y, _, self._predicted = block_scores(ref, counts, start=start, expected=expected)
         starts = np.arange(nb) * m - carry
         block_tags = [tags[int(j)] if j >= 0 else self._carry_tag for j in starts.tolist()]
         return ShareBlocks(y, counts, block_tags, starts + (m - 1))  # type: ignore[arg-type]
