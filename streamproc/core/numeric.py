@@ -259,21 +259,28 @@ class NumericMonitor:
             return flags, None, seg, seg, seg
         b = self.settings.block_size
         d = ref.centred_scores(seg)
-        u = ref.whiten(d, self._hist)
-        r = (seg - ref.mean) / ref.sd
         carry = len(self._carry_u)
+        # Whitened scores (row 0) and standardised raw values (row 1), the carry first:
+        # one array, so that both series are cut into blocks in one pass.
+        ur = np.empty((2, carry + len(seg)))
+        ur[0, carry:] = ref.whiten(d, self._hist)
+        np.subtract(seg, ref.mean, out=ur[1, carry:])
+        ur[1, carry:] /= ref.sd
         if carry:
-            u_all = np.concatenate([np.asarray(self._carry_u), u])
-            r_all = np.concatenate([np.asarray(self._carry_r), r])
+            ur[0, :carry] = self._carry_u
+            ur[1, :carry] = self._carry_r
             p_all = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:]])
             t_all = np.concatenate([np.asarray(self._carry_ts), ts[i:]])
         else:
-            u_all, r_all, p_all, t_all = u, r, pos[i:], ts[i:]
-        nb = len(u_all) // b
+            p_all, t_all = pos[i:], ts[i:]
+        u_all, r_all = ur[0], ur[1]
+        self._carried = (p_all, t_all)
+        nb = ur.shape[1] // b
+        if nb == 0:  # the values only add to the carry (a trickle of events): no block test
+            return flags, None, d, u_all, r_all
         used = nb * b
-        means, sds = block_stats(u_all[:used], 0.0, 1.0, b)
-        raw_means, raw_sds = block_stats(r_all[:used], 0.0, 1.0, b)
-        starts = np.arange(nb) * b  # index in the carried arrays of each block's first value
+        (means, raw_means), (sds, raw_sds) = block_stats(ur, 0.0, 1.0, b)
+        starts = np.arange(0, used, b)  # index in the carried arrays of each block's first value
         blocks = Blocks(
             z=means * math.sqrt(b),
             mean=means,
@@ -285,13 +292,14 @@ class NumericMonitor:
             values=(u_all[:used].reshape(nb, b), p_all[:used].reshape(nb, b),
                     t_all[:used].reshape(nb, b)),
         )
-        self._carried = (p_all, t_all)
         return flags, blocks, d, u_all, r_all
 
     def _monitor(
         self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
     ) -> tuple[int, Detection] | None:
         """Test x[i:]; on the first detection return (index in x, detection)."""
+        ref = self._ref
+        assert ref is not None
         flags, blocks, d, u_all, r_all = self._inputs(x, pos, ts, i)
         n = flags.n
         groups: list[tuple[list[Detector], Any]] = [
@@ -300,25 +308,26 @@ class NumericMonitor:
             groups.insert(0, ([det for det in self._dets if det.input == "blocks"], blocks))
         hit = race(groups, n)
         last = n - 1 if hit is None else hit[0]
-        if blocks is not None:
-            self._consume(last, d, u_all, r_all, blocks, pos, ts, i)
+        if not ref.constant:
+            self._consume(last, d, u_all, r_all, blocks)
         if hit is None:
             return None
         j = i + hit[0]
         return j, self._detection(j, hit[1], pos, ts, x[i : j + 1])
 
     def _consume(
-        self, last: int, d: np.ndarray, u_all: np.ndarray, r_all: np.ndarray, blocks: Blocks,
-        pos: np.ndarray, ts: np.ndarray, i: int,
+        self, last: int, d: np.ndarray, u_all: np.ndarray, r_all: np.ndarray,
+        blocks: Blocks | None,
     ) -> None:
-        """Keep the state of a pipeline that consumed the segment up to index ``last``."""
+        """Keep the state of a pipeline that consumed the segment up to index ``last``
+        (``blocks``: None when the segment completed no block)."""
         ref = self._ref
         assert ref is not None
         if ref.order:
             self._hist = (self._hist + d[: last + 1].tolist())[-ref.order:]
         b = self.settings.block_size
         carry = len(self._carry_u)
-        done = int(np.searchsorted(blocks.ends, last, side="right")) * b  # in u_all
+        done = 0 if blocks is None else int(blocks.ends.searchsorted(last, side="right")) * b
         stop = last + 1 + carry
         p_all, t_all = self._carried
         self._carry_u = u_all[done:stop].tolist()

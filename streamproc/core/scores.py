@@ -93,7 +93,8 @@ class NormalScores:
         if len(self.xp) == 1:
             return np.where(x < self.xp[0], -3.0, np.where(x > self.xp[0], 3.0, 0.0))
         u = np.interp(x, self.xp, self.fp, left=self._lo, right=self._hi)
-        np.clip(u, self._lo, self._hi, out=u)  # within (0, 1)
+        np.maximum(u, self._lo, out=u)  # within (0, 1); np.clip without its wrappers
+        np.minimum(u, self._hi, out=u)
         return grid_z(u)
 
     def to_state(self) -> dict[str, Any]:

@@ -78,6 +78,18 @@ def test_batching_does_not_change_state() -> None:
     assert json.dumps(whole.to_state()) == json.dumps(pieces.to_state())
 
 
+def test_batches_smaller_than_a_block_do_not_change_state() -> None:
+    # A trickle (one event per model per poll, or a few) completes no block in most
+    # updates: those only extend the carry and test the range.
+    x = SHIFTED[:34_000]
+    whole, pieces = _monitor(reference_size=500), _monitor(reference_size=500)
+    a = _feed(whole, x)
+    cuts = [*range(1, 2_000), *range(2_000, 31_000, 7), *range(31_000, 34_000, 3)]
+    b = _feed(pieces, x, cuts)
+    assert a and a == b
+    assert json.dumps(whole.to_state()) == json.dumps(pieces.to_state())
+
+
 def test_an_alarm_on_a_batch_s_last_event_is_reported_there() -> None:
     # A block that completes on the last event of a batch and alarms used to be taken
     # for "no alarm" (the race inferred its winner from the bound), so the detection
