@@ -219,8 +219,7 @@ class EventDecoder:
         ts = np.asarray(raw, dtype=np.float64)
         if not (np.isfinite(ts) & (ts >= 0)).all():
             return None
-        joined = b"\n".join(values)  # type: ignore[arg-type]
-        if b"true" not in joined and b"false" not in joined:  # one scan, the usual case
+        if not _may_hold_booleans(b"\n".join(values)):  # type: ignore[arg-type]
             plain = np.ones(n, bool)
         else:
             plain = np.fromiter((b"true" not in v and b"false" not in v  # type: ignore[operator]
@@ -304,6 +303,26 @@ class EventDecoder:
                     return f"schema: {error.instance!r} at {path}: {hint}"
             return f"schema: {error.message} (at {path})"
         return "schema: invalid"  # pragma: no cover - is_valid said invalid
+
+
+def _may_hold_booleans(joined: bytes) -> bool:
+    """False when ``joined`` holds neither ``true`` nor ``false``: one vectorised pass
+    over its bytes for the pairs "tr" and "fa", then, only if one is found (a feature
+    named "transaction" or "fare"), the exact search.
+
+    ``b"true" in joined`` alone spends ~0.45 us per 321-byte event (a quarter of
+    orjson's parse of it): its skip table keys on the needle's last byte, "e", which
+    JSON keys are full of. The pairs take ~0.1 us.
+
+    >>> _may_hold_booleans(b'{"a":1.5}'), _may_hold_booleans(b'{"fare":1}')
+    (False, False)
+    >>> _may_hold_booleans(b'{"a":true}'), _may_hold_booleans(b'{"a":false}')
+    (True, True)
+    """
+    a = np.frombuffer(joined, np.uint8)
+    head, nxt = a[:-1], a[1:]
+    pairs = ((head == 0x74) & (nxt == 0x72)).any() or ((head == 0x66) & (nxt == 0x61)).any()
+    return bool(pairs) and (b"true" in joined or b"false" in joined)
 
 
 # "not valid under any of the schemas listed in 'anyOf'" says nothing useful: name the forms.

@@ -25,6 +25,28 @@ def test_valid_event_is_decoded(decoder: EventDecoder) -> None:
 
 
 @pytest.mark.parametrize(
+    ("features", "plain"),
+    [
+        ([{"x": 1.5}, {"x": 2.5}], [True, True]),
+        ([{"fare": 1.5, "transaction": 2.0}] * 2, [True, True]),  # "fa", "tr", no boolean
+        ([{"fare": 1.5}, {"fare": True}], [True, False]),
+        ([{"x": False}, {"x": 0.5}], [False, True]),
+    ],
+)
+def test_a_batch_marks_exactly_the_events_that_hold_booleans(
+    decoder: EventDecoder, features: list[dict], plain: list[bool]
+) -> None:
+    # Numeric columns of "plain" events convert to floats at once, so an event with a
+    # boolean must never be marked plain (True would become 1.0, not a type mismatch).
+    values = [orjson.dumps({**GOOD, "event_id": f"e{i}", "features": f})
+              for i, f in enumerate(features)]
+    batch, rejected = decoder.decode_batch("features", [b"m1"] * len(values), values,
+                                           list(range(len(values))))
+    assert not rejected
+    assert batch.plain.tolist() == plain
+
+
+@pytest.mark.parametrize(
     ("key", "value", "reason", "detail"),
     [
         (b"m1", None, "empty", "no value"),
