@@ -140,7 +140,8 @@ class RateMonitor:
         out: list[Detection] = []
         total = len(x)
         self.n += total
-        self.ones += int(np.count_nonzero(x))
+        ones = int(np.count_nonzero(x))
+        self.ones += ones
         i = 0
         n_ref = self.settings.reference_size
         while i < total:
@@ -154,7 +155,10 @@ class RateMonitor:
                 checkpoint = (self._ref_n // n_ref + 1) * n_ref
                 take = min(checkpoint - self._ref_n, total - i)
                 chunk = x[i : i + take]
-                self._ref_ones += int(np.count_nonzero(chunk))
+                # No flag set (the usual case: a feature that is never null): no count,
+                # no pairs, empty blocks.
+                chunk_ones = int(np.count_nonzero(chunk)) if ones else 0
+                self._ref_ones += chunk_ones
                 if self._ref_n == 0:
                     self._last_flag = False
                     self._window = {"first_position": int(pos[i]),
@@ -165,11 +169,12 @@ class RateMonitor:
                         last_position=int(pos[i + take - 1]),
                         last_event_time=float(ts[i + take - 1]),
                         last_offset=-1 if off is None else int(off[i + take - 1]))
-                self._ref_pairs += int(np.count_nonzero(chunk[1:] & chunk[:-1])) + int(
-                    bool(self._last_flag and take and chunk[0]))
+                if chunk_ones:
+                    self._ref_pairs += int(np.count_nonzero(chunk[1:] & chunk[:-1])) + int(
+                        bool(self._last_flag and chunk[0]))
                 if take:
                     self._last_flag = bool(chunk[-1])
-                    self._count_blocks(chunk)
+                    self._count_blocks(chunk, chunk_ones)
                     if self._season is not None:
                         self._count_bins(chunk, ts[i : i + take])
                 self._ref_n += take
@@ -199,10 +204,14 @@ class RateMonitor:
         np.add.at(ones, bins, chunk.astype(np.int64))
         self._bin_n, self._bin_ones = n.tolist(), ones.tolist()
 
-    def _count_blocks(self, chunk: np.ndarray) -> None:
+    def _count_blocks(self, chunk: np.ndarray, chunk_ones: int) -> None:
         first = self._ref_n // _DISPERSION_BLOCK
-        ids = (np.arange(self._ref_n, self._ref_n + len(chunk)) // _DISPERSION_BLOCK) - first
-        ones = np.bincount(ids, weights=chunk.astype(np.float64)).astype(np.int64).tolist()
+        if not chunk_ones:
+            last = (self._ref_n + len(chunk) - 1) // _DISPERSION_BLOCK
+            ones = [0] * (last - first + 1)
+        else:
+            ids = (np.arange(self._ref_n, self._ref_n + len(chunk)) // _DISPERSION_BLOCK) - first
+            ones = np.bincount(ids, weights=chunk.astype(np.float64)).astype(np.int64).tolist()
         if self._ref_n % _DISPERSION_BLOCK and self._ref_blocks:
             self._ref_blocks[-1] += ones[0]
             ones = ones[1:]
