@@ -52,8 +52,8 @@ def _linearity_pair(cases: list[CaseResult]) -> tuple[CaseResult, CaseResult] | 
     for ten in cases:
         for hundred in cases:
             if (ten.case.features, hundred.case.features) == (10, 100) and (
-                    ten.case.models, ten.case.events) == (hundred.case.models,
-                                                           hundred.case.events):
+                    ten.case.models, ten.case.events, ten.case.batch) == (
+                    hundred.case.models, hundred.case.events, hundred.case.batch):
                 return ten, hundred
     return None
 
@@ -113,7 +113,9 @@ def targets(cases: list[CaseResult], latency: LatencyResult | None,
         out.append((x is not None and x <= LINEAR_SLACK,
                     f"cost per event at most linear in features: worker CPU time per event "
                     f"per feature at 100 features <= {LINEAR_SLACK} x at 10 "
-                    f"({ten.case.models} models, {ten.case.events:,} events each; medians): "
+                    f"({ten.case.models} models, {ten.case.events:,} events each"
+                    f"{f', batches of {ten.case.batch:,} messages' if ten.case.batch else ''}"
+                    f"; medians): "
                     f"{_n(b, '.2f')} us vs {_n(a, '.2f')} us = x{_n(x, '.2f')}"))
     return out
 
@@ -124,7 +126,7 @@ NOTES = [
     "fraction of the 6 s session timeout) are left out, as is the final checkpoint. Counters "
     "move once per batch, so each end of the timed span is short by under one batch (up to "
     "50,000 events on a backlog) on average alike: the rate is unbiased, but a short run "
-    "(the 48,000-event cases) spans few batches.",
+    "spans few batches (so the 48,000-event pair runs with batches of 5,000 messages).",
     "- On a pre-produced backlog the worker drains partitions unevenly (librdkafka fetches "
     "each partition separately and `consume()` returns messages in arrival order): some "
     "partitions, and their models' reference warm-up, come late in a run. The raw consumer "

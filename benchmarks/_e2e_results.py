@@ -30,10 +30,14 @@ class Case:
     features: int
     models: int
     events: int
+    # The worker's batch_max_messages for this case (0: its default). The linearity
+    # pair sets it so that a short 10-feature run spans many batches, not one.
+    batch: int = 0
 
     @property
     def label(self) -> str:
-        return f"{self.features}f-{self.models}m-{self.events // 1000}k"
+        label = f"{self.features}f-{self.models}m-{self.events // 1000}k"
+        return f"{label}-b{self.batch}" if self.batch else label
 
     @property
     def monitored(self) -> int:

@@ -206,7 +206,10 @@ class Settings(BaseSettings):
         "not wait add to the batch up to this many messages (and batch_max_bytes): the "
         "core's cost per event falls with events per partition per batch.",
     )
-    batch_max_bytes: int = Field(16 * 1024 * 1024, ge=1024,
+    # 64 MiB: 16 MiB cut 100-feature events (3.2 kB) to batches of ~5,000, where each
+    # monitor's fixed cost per call (~150 us) made the cost per event per feature 1.33x
+    # that at 10 features; 64 MiB: 1.08x, for +56 MB of RSS (benchmarks/e2e.py).
+    batch_max_bytes: int = Field(64 * 1024 * 1024, ge=1024,
                                  description="Most message bytes in one batch (see above).")
     fetch_wait_max_ms: int = Field(
         50, ge=1, le=5000,
