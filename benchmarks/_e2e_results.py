@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,7 +60,7 @@ class Plan:
     state_events: int  # N: the state run feeds N, then 2N more
     profile: bool
     # Worker settings of the timed throughput runs. --quick caps batches at one poll:
-    # its 60,000 events would otherwise be absorbed in two batches, too few to time.
+    # its 150,000 events would otherwise be absorbed in a few batches, too few to time.
     worker: tuple[tuple[str, Any], ...] = ()
 
 
@@ -124,7 +125,8 @@ class CaseResult:
 
     @property
     def worker_rate(self) -> float | None:
-        return median([w.rate for w in self.worker])
+        # A run too short to time has rate NaN: it is shown, never the headline.
+        return median([w.rate for w in self.worker if not math.isnan(w.rate)])
 
     @property
     def second_half_rate(self) -> float | None:

@@ -112,7 +112,7 @@ FULL = Plan(
     state_models=30, state_events=150_000, profile=True,
 )
 QUICK = Plan(
-    cases=(Case(10, 6, 60_000),), repeat=1, latency_shifted=2, latency_episodes=1,
+    cases=(Case(10, 6, 150_000),), repeat=1, latency_shifted=2, latency_episodes=1,
     latency_window=1.0, hop_seconds=1.0, state_models=6, state_events=15_000, profile=False,
     worker=(("batch_max_messages", 5000),),
 )
@@ -338,7 +338,10 @@ def main(argv: list[str] | None = None) -> int:
                         profile = f"Profiling failed: {exc}"
             cases.append(run_case(session, case, plan, hook, args.processes if i == 0 else 1))
         rate = cases[0].worker_rate
-        if rate and "latency" not in args.skip:
+        if rate is None:
+            say(f"{plan.cases[0].label}: no worker rate was measured (a run shorter than "
+                "0.5 s cannot be timed; give --case more events), so no latency run")
+        elif "latency" not in args.skip:
             latency = run_latency(session, plan.cases[0], rate / 2, plan)
         if "state" not in args.skip:
             state = run_state(session, plan, snapshot_seconds)

@@ -33,7 +33,7 @@ def test_quick_run_reports_every_part_and_writes_nothing() -> None:
     for section in ("## Throughput sweep", "## Event -> alert latency", "## State",
                     "## Raw figures of every run"):
         assert section in report
-    row = next(line for line in report.splitlines() if line.startswith("| 10 | 6 | 60,000 |"))
+    row = next(line for line in report.splitlines() if line.startswith("| 10 | 6 | 150,000 |"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert all(c not in ("", "n/a") for c in cells[4:5] + cells[6:]), row
     assert "alerts: p50" in report and "failure" not in report
