@@ -32,6 +32,8 @@ _GRID_STEPS = 8192
 _GRID_U = np.linspace(0.0, 1.0, _GRID_STEPS + 1)  # exactly i / 8192
 _GRID_Z = np.array([NormalDist().inv_cdf(min(max(u, 1e-9), 1 - 1e-9)) for u in _GRID_U])
 _GRID_SLOPE = np.diff(_GRID_Z) / np.diff(_GRID_U)
+# Below this many values np.interp is cheaper than KnotIndex's fixed cost per call.
+_INDEX_MIN = 64
 
 
 def grid_z(u: np.ndarray) -> np.ndarray:
@@ -44,6 +46,74 @@ def grid_z(u: np.ndarray) -> np.ndarray:
     """
     j = (u * _GRID_STEPS).astype(np.intp)
     return _GRID_SLOPE[j] * (u - _GRID_U[j]) + _GRID_Z[j]
+
+
+class KnotIndex:
+    """``np.interp(x, xp, fp, left, right)`` for finite ``x``, bit for bit, ~2x faster on
+    fresh values.
+
+    numpy finds each value's interval by a binary search whose branches a new batch
+    mispredicts (~50 ns per value against 257 knots in the worker, ~12 ns when the same
+    values are searched again). Here a value's bucket of a uniform grid over the knots
+    gives a lower bound of its interval, and at most ``steps`` branch-free passes
+    (one knot each) finish the search; then numpy's own arithmetic,
+    ``slope[j] * (x - xp[j]) + fp[j]``, with its slopes. A bucket's bound is exact:
+    ``(x - xp[0]) * scale`` is monotone in ``x`` under rounding, so a knot in an earlier
+    bucket than ``x`` is below ``x`` and one in a later bucket above it.
+
+    ``of()`` returns None where buckets would hold more than ``MAX_STEPS`` knots (a
+    heavy tail stretches the grid): those sketches keep ``np.interp``.
+    """
+
+    MAX_STEPS = 3
+    BUCKETS_PER_KNOT = 4
+
+    __slots__ = ("xp", "fp", "padded", "slopes", "start", "scale", "steps", "last")
+
+    def __init__(self, xp: np.ndarray, fp: np.ndarray, start: np.ndarray, scale: float,
+                 steps: int) -> None:
+        self.xp, self.fp, self.start, self.scale, self.steps = xp, fp, start, scale, steps
+        self.padded = np.append(xp, np.nan)  # never <= x: j stops at the last knot
+        self.slopes = (fp[1:] - fp[:-1]) / (xp[1:] - xp[:-1])  # numpy's slopes
+        self.last = len(start) - 1
+
+    @classmethod
+    def of(cls, xp: np.ndarray, fp: np.ndarray) -> KnotIndex | None:
+        """The index of strictly increasing finite knots ``xp``, or None."""
+        n = len(xp)
+        buckets = cls.BUCKETS_PER_KNOT * n
+        span = float(xp[-1] - xp[0]) if n >= 2 else 0.0
+        scale = buckets / span if span > 0 else 0.0
+        if not (scale > 0 and np.isfinite(scale) and np.isfinite(xp).all()):
+            return None
+        ids = cls._bucket(xp, xp[0], scale, buckets - 1)
+        grid = np.arange(buckets)
+        below = np.searchsorted(ids, grid, side="left")  # knots in earlier buckets
+        steps = int((np.searchsorted(ids, grid, side="right") - below).max())
+        if steps > cls.MAX_STEPS:
+            return None
+        start = np.maximum(below - 1, 0).astype(np.int16 if n < 2**15 else np.intp)
+        return cls(xp, fp, start, scale, steps)
+
+    @staticmethod
+    def _bucket(x: np.ndarray, x0: float, scale: float, last: int) -> np.ndarray:
+        t = (x - x0) * scale
+        np.fmax(t, 0.0, out=t)  # fmax/fmin: a NaN lands in bucket 0 (and stays NaN)
+        np.fmin(t, float(last), out=t)
+        return t.astype(np.intp)
+
+    def __call__(self, x: np.ndarray, left: float, right: float) -> np.ndarray:
+        xp = self.xp
+        j = self.start[self._bucket(x, xp[0], self.scale, self.last)].astype(np.intp)
+        padded = self.padded
+        for _ in range(self.steps):  # j = (knots <= x) - 1, for x >= xp[0]
+            j += padded[j + 1] <= x
+        np.minimum(j, len(xp) - 2, out=j)
+        out = self.slopes[j] * (x - xp[j]) + self.fp[j]
+        np.copyto(out, left, where=x < xp[0])
+        np.copyto(out, right, where=x > xp[-1])
+        np.copyto(out, self.fp[-1], where=x == xp[-1])
+        return out
 
 
 def _ranks(n: int, k: int) -> np.ndarray:
@@ -70,6 +140,8 @@ class NormalScores:
         self.knots = knots  # the order statistics kept (with ties): xp and fp follow
         self._lo = 0.5 / (n + 1)
         self._hi = 1.0 - 0.5 / (n + 1)
+        self._index: KnotIndex | None = None  # built by the first large enough call
+        self._indexed = False
 
     @classmethod
     def fit(cls, values: np.ndarray) -> NormalScores:
@@ -92,7 +164,12 @@ class NormalScores:
     def __call__(self, x: np.ndarray) -> np.ndarray:
         if len(self.xp) == 1:
             return np.where(x < self.xp[0], -3.0, np.where(x > self.xp[0], 3.0, 0.0))
-        u = np.interp(x, self.xp, self.fp, left=self._lo, right=self._hi)
+        if len(x) >= _INDEX_MIN and not self._indexed:
+            self._index, self._indexed = KnotIndex.of(self.xp, self.fp), True
+        if self._index is not None and len(x) >= _INDEX_MIN:
+            u = self._index(x, self._lo, self._hi)
+        else:
+            u = np.interp(x, self.xp, self.fp, left=self._lo, right=self._hi)
         np.maximum(u, self._lo, out=u)  # within (0, 1); np.clip without its wrappers
         np.minimum(u, self._hi, out=u)
         return grid_z(u)
