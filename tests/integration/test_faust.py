@@ -137,9 +137,16 @@ def _snapshot_offsets(s: Settings) -> dict[tuple[str, int], int]:
 def test_sigkill_of_a_faust_worker_ends_in_the_same_state(broker, inputs, engines,
                                                           tmp_path) -> None:
     s = _settings(broker, inputs, "faust-crash", engine="faust")
-    first = WorkerProcess(s, tmp_path / "worker-0.log")
+    # The first run is killed at its first checkpoint that holds events, well before the
+    # end of the stream: the monitor gauges are published once a second, so a threshold
+    # on them lands anywhere within a second's progress (several thousand events).
+    first = WorkerProcess(s.model_copy(update={"checkpoint_interval_seconds": 0.1}),
+                          tmp_path / "worker-0.log")
     first.wait_ready(90)
-    wait_until(lambda: first.absorbed() >= TOTAL // 4, 120, "a quarter absorbed", 0.05)
+    wait_until(lambda: first.absorbed() > 0, 120, "first events absorbed", 0.02)
+    written = first.total("streamproc_checkpoints_total", outcome="written")
+    wait_until(lambda: first.total("streamproc_checkpoints_total", outcome="written") > written,
+               30, "a checkpoint of them written", 0.02)
     first.kill()  # SIGKILL: no final checkpoint, no leave-group
     # The second run snapshots nothing new while Faust commits what it acknowledged
     # (every 10k events or 2.8 s). It is killed once the group's committed offsets are
@@ -148,7 +155,7 @@ def test_sigkill_of_a_faust_worker_ends_in_the_same_state(broker, inputs, engine
     second = WorkerProcess(lazy, tmp_path / "worker-1.log")
     second.wait_ready(90)
     restored = wait_until(lambda: second.absorbed(), 30, "restored state published")
-    assert 0 < restored < TOTAL // 2
+    assert 0 < restored < TOTAL  # events are left for the second run
 
     def ahead() -> list[tuple[str, int]]:
         committed, snapshots = _committed(s), _snapshot_offsets(s)
