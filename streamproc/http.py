@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
@@ -45,18 +46,20 @@ class HttpEndpoint:
     """Serve metrics and health checks on a background thread."""
 
     def __init__(self, host: str, port: int, registry: CollectorRegistry, health: Health) -> None:
-        routes: dict[str, Callable[[], tuple[int, str, bytes]]] = {
-            "/metrics": lambda: (200, CONTENT_TYPE_LATEST, generate_latest(registry)),
-            "/livez": lambda: _check(health.live()),
-            "/readyz": lambda: _check(health.ready()),
-            "/": lambda: (200, "text/plain; charset=utf-8",
-                          b"streamproc worker: /metrics /livez /readyz\n"),
+        routes: dict[str, Callable[[str], tuple[int, str, bytes]]] = {
+            "/metrics": lambda query: _metrics(registry, query),
+            "/livez": lambda _: _check(health.live()),
+            "/readyz": lambda _: _check(health.ready()),
+            "/": lambda _: (200, "text/plain; charset=utf-8",
+                            b"streamproc worker: /metrics /livez /readyz\n"),
         }
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - http.server's API
-                route = routes.get(self.path.split("?", 1)[0])
-                status, ctype, body = route() if route else (404, "text/plain", b"not found\n")
+                path, _, query = self.path.partition("?")
+                route = routes.get(path)
+                status, ctype, body = route(query) if route else (404, "text/plain",
+                                                                  b"not found\n")
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -92,6 +95,15 @@ class HttpEndpoint:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def _metrics(registry: CollectorRegistry, query: str) -> tuple[int, str, bytes]:
+    """The exposition; ``?name[]=a&name[]=b`` restricts it to those series (sample names,
+    as prometheus_client's own handler and Prometheus federation take them), which is
+    cheap to render however many models the worker monitors."""
+    names = parse_qs(query).get("name[]")
+    target = registry.restricted_registry(names) if names else registry
+    return 200, CONTENT_TYPE_LATEST, generate_latest(target)  # type: ignore[arg-type]
 
 
 def _check(result: tuple[bool, str]) -> tuple[int, str, bytes]:
