@@ -131,9 +131,12 @@ NOTES = [
     "each partition separately and `consume()` returns messages in arrival order): some "
     "partitions, and their models' reference warm-up, come late in a run. The raw consumer "
     "reads the same backlog the same way but does almost nothing per message.",
-    "- `/metrics` is scraped every 0.25 s, or up to every 2 s when one scrape takes longer "
-    "than 5% of that (with 10,000 models a scrape is megabytes, and rendering it holds the "
-    "worker's GIL, so that case pays for being watched); Prometheus would scrape every 15 s.",
+    "- While timed, `/metrics` is scraped every 0.25 s for the two counters the rate comes "
+    "from (`?name[]=`, a few hundred bytes): a whole exposition is 160 KB at the headline "
+    "shape and megabytes with 10,000 models, and rendering it holds the worker's GIL (4 "
+    "whole scrapes a second cost the headline worker ~5% of its CPU), where Prometheus would "
+    "scrape every 15 s. One whole scrape after the last event gives the `/metrics` size, "
+    "\"scrape ms\" and the histograms.",
     "- RSS includes librdkafka's prefetch queue (up to `queued.max.messages.kbytes`, 64 MB "
     "by default, of not yet consumed messages) and memory the allocator keeps after a peak, "
     "so differences between runs of one process say more than absolute values.",

@@ -76,7 +76,7 @@ class WorkerRun:
     rss: int
     hwm: int
     metrics_bytes: int
-    scrape_seconds: float  # median time of one /metrics request
+    scrape_seconds: float  # one whole /metrics request's time, after the run
     scrapes: int
     checkpoint_seconds: float | None  # mean streamproc_checkpoint_duration_seconds
     batch_seconds: float | None  # mean streamproc_batch_duration_seconds

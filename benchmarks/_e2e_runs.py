@@ -33,7 +33,6 @@ from _e2e_results import (
     Profile,
     StateResult,
     WorkerRun,
-    median,
 )
 
 from streamproc.broker import EmbeddedBroker, free_port
@@ -120,7 +119,7 @@ def watch(worker: WorkerProcess, total: int, timeout: float,
         if time.monotonic() > deadline:
             got = samples[-1].processed if samples else 0
             raise RuntimeError(f"worker timed out after {timeout:.0f} s at {got:,.0f}/{total:,}")
-        s = worker.scrape()
+        s = worker.scrape(counters_only=True)
         if s is not None:
             samples.append(s)
             if s.processed > 0 and "worker_first" not in cpu:
@@ -129,6 +128,9 @@ def watch(worker: WorkerProcess, total: int, timeout: float,
             if s.processed >= total:
                 cpu["worker_last"], cpu["broker_last"] = (worker.cpu_seconds(),
                                                           proc_cpu_seconds(broker_pid))
+                # The rest of the last sample (sizes, histograms) from one whole scrape.
+                if (whole := worker.scrape()) is not None:
+                    s.size, s.values, s.whole_seconds = whole.size, whole.values, whole.seconds
                 return samples, cpu
             interval = min(SCRAPE_MAX_INTERVAL, max(SCRAPE_INTERVAL, s.seconds / SCRAPE_SHARE))
         time.sleep(interval)
@@ -203,7 +205,7 @@ def run_worker(session: Session, case: Case, inputs: dict[str, str],
         worker_cpu=(cpu["worker_last"] - cpu["worker_first"]) / (end.at - first.at),
         broker_cpu=(cpu["broker_last"] - cpu["broker_first"]) / (end.at - first.at),
         rss=rss, hwm=hwm, metrics_bytes=end.size,
-        scrape_seconds=median([s.seconds for s in samples]) or 0.0, scrapes=len(samples),
+        scrape_seconds=end.whole_seconds, scrapes=len(samples),
         checkpoint_seconds=mean("streamproc_checkpoint_duration_seconds"),
         batch_seconds=mean("streamproc_batch_duration_seconds"),
         batches=int(v.get("streamproc_batch_duration_seconds_count", 0)),
@@ -373,7 +375,7 @@ def run_group(session: Session, case: Case, inputs: dict[str, str], processes: i
             dead = [w for w in workers if not w.alive()]
             if dead:
                 raise RuntimeError(f"a worker of the group exited: {dead[0].tail()}")
-            scrapes = [w.scrape() for w in workers]
+            scrapes = [w.scrape(counters_only=True) for w in workers]
             if all(scrapes):
                 points.append((sum(x.at for x in scrapes) / processes,  # type: ignore[union-attr]
                                sum(x.processed for x in scrapes)))  # type: ignore[union-attr]

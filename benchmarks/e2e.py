@@ -15,8 +15,9 @@ What is measured
    into a fresh 6-partition topic; then, interleaved, ``--repeat`` times:
 
    * the worker: a fresh group, state and output topics each run; ``/metrics`` is
-     scraped (``streamproc_events_consumed_total`` + ``streamproc_events_invalid_total``)
-     and the rate is the count between the first scrape that sees events (so after the
+     scraped for two counters only (``?name[]=streamproc_events_consumed_total&name[]=
+     streamproc_events_invalid_total``: the per-monitor series are not rendered) and
+     the rate is the count between the first scrape that sees events (so after the
      group join) and the last one before the end, over the time between them; "2nd half"
      the same from the first scrape past half the events. The worker's CPU time (from
      ``/proc``) over that span gives its CPU time per event;
