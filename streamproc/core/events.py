@@ -305,24 +305,35 @@ class EventDecoder:
         return "schema: invalid"  # pragma: no cover - is_valid said invalid
 
 
+# The byte pairs "tr" and "fa" read as one little-endian uint16 each.
+_TR, _FA = int.from_bytes(b"tr", "little"), int.from_bytes(b"fa", "little")
+
+
 def _may_hold_booleans(joined: bytes) -> bool:
-    """False when ``joined`` holds neither ``true`` nor ``false``: one vectorised pass
+    """False when ``joined`` holds neither ``true`` nor ``false``: a vectorised pass
     over its bytes for the pairs "tr" and "fa", then, only if one is found (a feature
     named "transaction" or "fare"), the exact search.
 
     ``b"true" in joined`` alone spends ~0.45 us per 321-byte event (a quarter of
     orjson's parse of it): its skip table keys on the needle's last byte, "e", which
-    JSON keys are full of. The pairs take ~0.1 us.
+    JSON keys are full of. The pairs are compared as 16-bit words, at even and at odd
+    offsets (two zero-copy views): ~0.08 us per event in batches of 8,000. Comparing
+    byte arrays shifted by one and and-ing them took ~0.5 us: three temporaries of the
+    batch's size each time, and the allocator hands their pages back in between.
 
     >>> _may_hold_booleans(b'{"a":1.5}'), _may_hold_booleans(b'{"fare":1}')
     (False, False)
     >>> _may_hold_booleans(b'{"a":true}'), _may_hold_booleans(b'{"a":false}')
     (True, True)
+    >>> _may_hold_booleans(b'x{"a":true}'), _may_hold_booleans(b'true'), _may_hold_booleans(b't')
+    (True, True, False)
     """
-    a = np.frombuffer(joined, np.uint8)
-    head, nxt = a[:-1], a[1:]
-    pairs = ((head == 0x74) & (nxt == 0x72)).any() or ((head == 0x66) & (nxt == 0x61)).any()
-    return bool(pairs) and (b"true" in joined or b"false" in joined)
+    n = len(joined)
+    for start in range(min(2, n - 1)):  # a pair at an odd offset needs three bytes
+        words = np.frombuffer(joined, np.uint16, (n - start) // 2, start)
+        if (words == _TR).any() or (words == _FA).any():
+            return b"true" in joined or b"false" in joined
+    return False
 
 
 # "not valid under any of the schemas listed in 'anyOf'" says nothing useful: name the forms.

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from streamproc.core import snapshot
-from streamproc.core.events import EventDecoder, InputEvent, Rejection
+from streamproc.core.events import EventDecoder, InputEvent, Rejection, _may_hold_booleans
 from streamproc.errors import SnapshotError
 
 GOOD = {"model_id": "m1", "model_version": "v1", "event_id": "e1",
@@ -44,6 +46,15 @@ def test_a_batch_marks_exactly_the_events_that_hold_booleans(
                                            list(range(len(values))))
     assert not rejected
     assert batch.plain.tolist() == plain
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(st.binary(max_size=24) | st.lists(st.sampled_from(
+    [b"t", b"r", b"u", b"e", b"f", b"a", b"l", b"s", b"true", b"false", b'"', b":", b"1"]),
+    max_size=12).map(b"".join))
+def test_the_boolean_prefilter_says_exactly_whether_true_or_false_occurs(data: bytes) -> None:
+    # Pairs at even and odd offsets, at either end, and strings of one or two bytes.
+    assert _may_hold_booleans(data) == (b"true" in data or b"false" in data)
 
 
 @pytest.mark.parametrize(
