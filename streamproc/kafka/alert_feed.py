@@ -27,7 +27,7 @@ from confluent_kafka import (
 )
 
 from ..errors import BrokerError
-from .common import base_config, check_reachable
+from .common import check_reachable, consumer_config
 
 __all__ = ["AlertFeed"]
 
@@ -43,7 +43,7 @@ class AlertFeed:
         check_reachable(bootstrap, timeout)
         self.topic = topic
         self.timeout = timeout
-        config = base_config(bootstrap, "streamproc-alerts")
+        config = consumer_config(bootstrap, "streamproc-alerts")
         # librdkafka wants a group id even for assign(); nothing is ever committed to it.
         config.update({"group.id": "streamproc-alerts-reader", "enable.auto.commit": False})
         self._consumer = Consumer(config)

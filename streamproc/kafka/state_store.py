@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from ..config import Settings
 from ..core import snapshot
 from ..errors import BrokerError, SnapshotError
-from .common import base_config
+from .common import consumer_config
 
 __all__ = ["StateStore"]
 
@@ -34,7 +34,7 @@ class StateStore:
         self.settings = settings
         self.topic = settings.state_topic
         self.key = settings.state_key_bytes()
-        config = base_config(settings.broker, f"streamproc-state-{settings.group_id}")
+        config = consumer_config(settings.broker, f"streamproc-state-{settings.group_id}")
         config.update(
             {
                 # Only assign() is used: no group is joined and nothing is committed.

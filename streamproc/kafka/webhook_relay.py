@@ -38,7 +38,7 @@ from ..config import Settings
 from ..webhooks.delivery import backoff, post
 from ..webhooks.metrics import WebhookMetrics
 from ..webhooks.settings import Webhook
-from .common import base_config
+from .common import consumer_config
 from .lag import partition_lags
 
 __all__ = ["WebhookRelay", "WebhookRelays"]
@@ -66,7 +66,7 @@ class WebhookRelay(threading.Thread):
         self.group_id = group_of(settings, hook)
         self._stopping = threading.Event()
         self._started_ms = int(time.time() * 1000)
-        config = base_config(settings.broker, f"streamproc-webhook-{hook.name}")
+        config = consumer_config(settings.broker, f"streamproc-webhook-{hook.name}")
         config.update({
             "group.id": self.group_id,
             # Offsets are stored by hand once a webhook is done with an alert, and

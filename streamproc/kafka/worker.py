@@ -32,7 +32,7 @@ from ..config import Settings
 from ..errors import BrokerError
 from ..processing import MessageBatch, Rewind
 from ..webhooks.settings import resolve as resolve_webhooks
-from .common import base_config
+from .common import consumer_config
 from .lag import ConsumerLag
 from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, VIEW_INTERVAL_SECONDS, GroupMember
 from .webhook_relay import WebhookRelays
@@ -85,7 +85,7 @@ class Worker(GroupMember):
         self._open()
         assert self.http is not None
         self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag)
-        config = base_config(s.broker, f"streamproc-worker-{s.group_id}")
+        config = consumer_config(s.broker, f"streamproc-worker-{s.group_id}")
         config.update(
             {
                 "group.id": s.group_id,
