@@ -54,14 +54,24 @@ def _stdin_closed() -> threading.Event:
     return closed
 
 
+def worker_fetch() -> dict[str, Any]:
+    """The librdkafka fetch settings the worker's consumer sets (the rest are defaults)."""
+    from streamproc.config import Settings
+    from streamproc.kafka.common import FETCH_QUEUE_BACKOFF_MS
+
+    return {"fetch.wait.max.ms": Settings().fetch_wait_max_ms,
+            "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
+
+
 def child_raw(cfg: dict[str, Any]) -> None:
-    """The ceiling: librdkafka defaults, ``consume(5000)``, ``orjson.loads`` of every value.
+    """The ceiling: ``consume(5000)``, ``orjson.loads`` of every value, with the worker's
+    fetch settings (``fetch = "worker"``) or librdkafka's defaults (``"defaults"``).
 
     The clock starts at the first batch, as the worker's does at its first counted events.
     """
     import orjson
 
-    consumer = _assigned_consumer(cfg)
+    consumer = _assigned_consumer(cfg, **(worker_fetch() if cfg["fetch"] == "worker" else {}))
     total, received, first, started = cfg["messages"], 0, 0, None
     loads = orjson.loads
     try:
@@ -112,7 +122,9 @@ def child_hop(cfg: dict[str, Any]) -> None:
 
     ``shape = "worker"``: the worker's fetch wait and consume loop (its default
     ``fetch_wait_max_ms`` and ``consume(batch_size, POLL_TIMEOUT_SECONDS)``);
-    ``shape = "reader"``: the alerts reader's settings.
+    ``shape = "reader"``: the alerts reader's settings. Prints READY once it has read
+    the warm-up message (``{"warmup": ...}``, not timed) of every partition: from then on
+    it is fetching every partition, so the timed events do not wait for its start-up.
     """
     import orjson
 
@@ -121,17 +133,24 @@ def child_hop(cfg: dict[str, Any]) -> None:
 
     closed = _stdin_closed()
     if cfg["shape"] == "worker":
-        defaults = Settings()
-        consumer = _assigned_consumer(cfg, **{"fetch.wait.max.ms": defaults.fetch_wait_max_ms})
-        batch, timeout = defaults.batch_size, POLL_TIMEOUT_SECONDS
+        consumer = _assigned_consumer(cfg, **worker_fetch())
+        batch, timeout = Settings().batch_size, POLL_TIMEOUT_SECONDS
     else:
         consumer, batch, timeout = _assigned_consumer(cfg, **{"fetch.wait.max.ms": 5}), 1000, 0.02
     latencies: list[float] = []
+    warm: set[int] = set()  # partitions whose warm-up message has been read
     try:
         while not closed.is_set():
             for m in consumer.consume(batch, timeout):
-                if m.error() is None:
-                    latencies.append(time.time() - orjson.loads(m.value())["timestamp"])
+                if m.error() is not None:
+                    continue
+                body = orjson.loads(m.value())
+                if "warmup" in body:
+                    warm.add(m.partition())
+                    if len(warm) == cfg["partitions"]:
+                        _emit("READY", {})
+                    continue
+                latencies.append(time.time() - body["timestamp"])
     finally:
         consumer.close()
     _emit("RESULT", {"latencies": latencies})
@@ -249,6 +268,20 @@ class Child:
                     on_line(tag, payload)
         finally:
             self.stop()
+
+    def wait_for(self, tag: str, timeout: float) -> dict[str, Any]:
+        """Wait for the next line tagged ``tag`` (lines before it are dropped)."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                item = self.lines.get(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                continue
+            if item is None:
+                raise RuntimeError(f"{self.kind} child exited before {tag}")
+            if item[0] == tag:
+                return item[1]
+        raise RuntimeError(f"{self.kind} child sent no {tag} within {timeout:.0f} s")
 
     def stop(self) -> None:
         self.close_stdin()

@@ -47,6 +47,17 @@ def produce_paced(bootstrap: str, topic: str, keys: list[bytes], heads: list[byt
     return total / elapsed
 
 
+def warm_up(bootstrap: str, topic: str) -> None:
+    """One untimed ``{"warmup": 1}`` message to each partition of ``topic``."""
+    from confluent_kafka import Producer
+
+    producer = Producer(producer_config(bootstrap, **{"linger.ms": 0}))
+    for p in range(PARTITIONS):
+        producer.produce(topic, b'{"warmup": 1}', partition=p)
+    if producer.flush(30):
+        raise RuntimeError("could not produce the warm-up messages")
+
+
 def run_latency(session: Session, case: Case, rate: float, plan: Plan) -> LatencyResult:
     """Alerts' latency at ``rate`` on the headline's shape (features, models).
 
@@ -120,7 +131,11 @@ def run_hops(session: Session, rate: float, plan: Plan) -> dict[str, list[float]
                                      "partitions": PARTITIONS, "group": session.tag(shape),
                                      "shape": shape})
                 for shape in ("worker", "reader")}
-    time.sleep(0.5)  # both assigned and fetching before the first event
+    # Both fetching every partition before the first timed event: a child's start-up
+    # (interpreter, imports, assignment) must not count as latency.
+    warm_up(session.bootstrap, topic)
+    for child in children.values():
+        child.wait_for("READY", 60)
     produce_paced(session.bootstrap, topic, stream.keys, stream.heads, rate)
     time.sleep(0.75)  # > the worker-shaped loop's consume timeout + Tansu's fetch wait
     out = {}

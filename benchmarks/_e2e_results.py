@@ -117,7 +117,8 @@ class CaseResult:
     payload_bytes: int = 0
     produce_seconds: float = 0.0
     worker: list[WorkerRun] = field(default_factory=list)
-    raw: list[RawRun] = field(default_factory=list)
+    raw: list[RawRun] = field(default_factory=list)  # the worker's fetch settings
+    raw_defaults: list[RawRun] = field(default_factory=list)  # librdkafka's defaults
     core: list[CoreRun] = field(default_factory=list)
     groups: list[GroupRun] = field(default_factory=list)  # with --processes N
     memory: tuple[int, int] | None = None  # monitors restored alone: (RSS growth, traced)
@@ -140,6 +141,10 @@ class CaseResult:
     @property
     def raw_rate(self) -> float | None:
         return median([r.rate for r in self.raw])
+
+    @property
+    def raw_defaults_rate(self) -> float | None:
+        return median([r.rate for r in self.raw_defaults])
 
     @property
     def core_rate(self) -> float | None:

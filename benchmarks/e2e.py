@@ -21,8 +21,11 @@ What is measured
      group join) and the last one before the end, over the time between them; "2nd half"
      the same from the first scrape past half the events. The worker's CPU time (from
      ``/proc``) over that span gives its CPU time per event;
-   * the raw ceiling: an assign()-ed confluent-kafka consumer, librdkafka defaults,
-     ``consume(5000)``, ``orjson.loads`` of every value, timed from its first batch;
+   * the raw ceiling: an assign()-ed confluent-kafka consumer with the worker's fetch
+     settings (``fetch.wait.max.ms``, ``fetch.queue.backoff.ms``; librdkafka defaults
+     otherwise), ``consume(5000)``, ``orjson.loads`` of every value, timed from its
+     first batch; then the same with librdkafka's defaults only (its 1 s
+     ``fetch.queue.backoff.ms`` pauses fetching whenever the local queue is full);
    * the core alone: :func:`core_alone`, in this process, on the same messages.
 
    After the runs: the worker's RSS and ``/metrics`` size, its snapshots read back from
@@ -219,15 +222,18 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
         except RuntimeError as exc:
             result.failures.append(f"worker run {r + 1}: {exc}")
             say(f"{case.label} [{r + 1}/{plan.repeat}] worker FAILED: {exc}")
-        try:
-            raw = Child("raw", {"bootstrap": session.bootstrap, "topic": topic,
-                                "partitions": PARTITIONS, "group": session.tag("raw"),
-                                "messages": case.events}).result(60 + case.events / 5000)
-            result.raw.append(RawRun(raw["rate"], raw["seconds"]))
-            say(f"{case.label} [{r + 1}/{plan.repeat}] raw orjson {raw['rate']:,.0f}/s")
-        except RuntimeError as exc:
-            result.failures.append(f"raw run {r + 1}: {exc}")
-            say(f"{case.label} [{r + 1}/{plan.repeat}] raw FAILED: {exc}")
+        for fetch, runs in (("worker", result.raw), ("defaults", result.raw_defaults)):
+            try:
+                raw = Child("raw", {"bootstrap": session.bootstrap, "topic": topic,
+                                    "partitions": PARTITIONS, "group": session.tag("raw"),
+                                    "messages": case.events, "fetch": fetch},
+                            ).result(60 + case.events / 5000)
+                runs.append(RawRun(raw["rate"], raw["seconds"]))
+                say(f"{case.label} [{r + 1}/{plan.repeat}] raw orjson ({fetch} fetch settings) "
+                    f"{raw['rate']:,.0f}/s")
+            except RuntimeError as exc:
+                result.failures.append(f"raw run {r + 1} ({fetch} fetch settings): {exc}")
+                say(f"{case.label} [{r + 1}/{plan.repeat}] raw ({fetch}) FAILED: {exc}")
         core = core_alone(stored, topic)
         result.core.append(core)
         say(f"{case.label} [{r + 1}/{plan.repeat}] core alone {core.rate:,.0f}/s")
