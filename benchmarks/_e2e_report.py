@@ -255,9 +255,11 @@ def _latency_lines(lat: LatencyResult, head: CaseResult) -> list[str]:
         f"- {lat.events:,} events of {lat.features} numeric features over {lat.models} "
         f"models (the headline's shape) at {lat.target_rate:,.0f} events/s (half the "
         f"headline median; achieved {lat.achieved_rate:,.0f}/s), timestamp = time of the "
-        f"produce call. {lat.shifted_models} models shift {lat.shifted_features} features "
-        f"by +2 sd at staggered times" + (", and back after the first alert's cooldown"
-                                           if lat.episodes > 1 else "") + ".",
+        f"produce call. {lat.shifted_models - 1} models shift {lat.shifted_features} "
+        f"features by +2 sd at staggered times from 2 s after their references are "
+        f"complete" + (", and back after the first alert's cooldown" if lat.episodes > 1
+                       else "") + "; one more model shifts 500 events after its reference "
+        "(the cold start below).",
         f"- Did the worker keep up? {lat.lag_events:,} events not yet counted when "
         f"producing ended; all {lat.consumed:,} counted {lat.drain_seconds:.1f} s later "
         f"(scrapes every 0.25 s). Worker CPU {lat.worker_cpu:.2f} cores; {lat.batches:,} "
@@ -268,9 +270,17 @@ def _latency_lines(lat: LatencyResult, head: CaseResult) -> list[str]:
         f"- {len(ms)} alerts: p50 {_n(percentile(ms, 50), '.0f')} ms, p90 "
         f"{_n(percentile(ms, 90), '.0f')} ms, p99 {_n(percentile(ms, 99), '.0f')} ms, max "
         f"{_n(max(ms) if ms else None, '.0f')} ms (produce call -> alert read from the alerts "
-        "topic; the alert's `event_timestamp` has millisecond resolution).",
+        "topic; the alert's `event_timestamp` has millisecond resolution). A model's "
+        "shifted features alert on the same event, so its alerts come in groups of "
+        f"{lat.shifted_features}.",
+        f"- Cold start, not in the target: {lat.cold_model} shifts 500 events after its "
+        f"reference, while the worker is still fitting the references of all "
+        f"{lat.models * lat.features} monitors (they complete together, a few batches "
+        f"earlier): {len(lat.cold_ms)} alerts, max "
+        f"{_n(max(lat.cold_ms) if lat.cold_ms else None, '.0f')} ms. A restart restores "
+        "references from the snapshots instead of fitting them.",
     ]
-    for shape, label in (("worker", "the worker's consume loop (`fetch.wait.max.ms=50`, "
+    for shape, label in (("worker", "the worker's consume loop (its fetch settings, "
                                     "`consume(5000, 0.05)`)"),
                          ("reader", "the alerts reader's (`fetch.wait.max.ms=5`, "
                                     "`consume(1000, 0.02)`)")):

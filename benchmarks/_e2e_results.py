@@ -170,7 +170,9 @@ class LatencyResult:
     worker_cpu: float = float("nan")  # cores the worker used from ready to drained
     batches: int = 0  # batches the worker processed (streamproc_batch_duration_seconds)
     batch_seconds: float = 0.0  # their total processing time
-    latencies_ms: list[float] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)  # steady state: the target's
+    cold_model: str = ""  # the model that shifts right after every reference is fitted
+    cold_ms: list[float] = field(default_factory=list)  # its alerts' latencies
     hops: dict[str, list[float]] = field(default_factory=dict)  # loop shape -> latencies (ms)
     failures: list[str] = field(default_factory=list)
 
