@@ -118,6 +118,7 @@ def targets(cases: list[CaseResult], latency: LatencyResult | None,
                     f"per feature at 100 features <= {LINEAR_SLACK} x at 10 "
                     f"({ten.case.models} models, {ten.case.events:,} events each"
                     f"{f', batches of {ten.case.batch:,} messages' if ten.case.batch else ''}"
+                    f"{', no checkpoint while timed' if ten.case.checkpoint_seconds else ''}"
                     f"; medians): "
                     f"{_n(b, '.2f')} us vs {_n(a, '.2f')} us = x{_n(x, '.2f')}"))
     return out

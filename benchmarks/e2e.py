@@ -107,10 +107,11 @@ RESULTS = ROOT / "benchmarks" / "results" / "e2e.md"
 # partner in the linearity check (same models and events, so the same warm-up share).
 # The pair runs with batches of 5,000 messages: at the default 50,000, 48,000 10-feature
 # events are one batch, and a rate or CPU time per event over one batch is not measured
-# (the counters move once per batch); both then also take as many events per call.
+# (the counters move once per batch); both then also take as many events per call. Both
+# checkpoint only when stopped, after the timed span (see Case.checkpoint_seconds).
 FULL = Plan(
-    cases=(Case(10, 12, 300_000), Case(1, 12, 300_000), Case(10, 12, 48_000, 5000),
-           Case(100, 12, 48_000, 5000), Case(10, 1, 150_000), Case(10, 100, 300_000),
+    cases=(Case(10, 12, 300_000), Case(1, 12, 300_000), Case(10, 12, 48_000, 5000, 600.0),
+           Case(100, 12, 48_000, 5000, 600.0), Case(10, 1, 150_000), Case(10, 100, 300_000),
            Case(10, 10_000, 40_000)),
     repeat=3, latency_shifted=5, latency_episodes=2, latency_window=10.0, hop_seconds=5.0,
     state_models=30, state_events=150_000, profile=True,
@@ -213,6 +214,8 @@ def run_case(session: Session, case: Case, plan: Plan, profile: Any = None,
             settings = dict(plan.worker)
             if case.batch:
                 settings["batch_max_messages"] = case.batch
+            if case.checkpoint_seconds:
+                settings["checkpoint_interval_seconds"] = case.checkpoint_seconds
             w, records = run_worker(session, case, inputs, session.tag(f"{case.label}-w{r}"),
                                     **settings)
             result.worker.append(w)
@@ -301,10 +304,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave a part out (repeatable); e.g. with --case")
     parser.add_argument("--processes", type=int, default=1, metavar="N",
                         help="also time N worker processes in one group on the headline case")
-    parser.add_argument("--case", action="append", metavar="F,M,N[,B]",
+    parser.add_argument("--case", action="append", metavar="F,M,N[,B[,C]]",
                         help="instead of the sweep: N events of F features over M models "
-                             "(and the worker's batch_max_messages B; repeatable; the "
-                             "first is the headline)")
+                             "(and the worker's batch_max_messages B and "
+                             "checkpoint_interval_seconds C; repeatable; the first is the "
+                             "headline)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help="markdown report path ('-': print only)")
     args = parser.parse_args(argv)
@@ -313,8 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             cases = tuple(Case(*(int(x) for x in spec.split(","))) for spec in args.case)
         except (TypeError, ValueError):
-            parser.error("--case takes three or four whole numbers: "
-                         "features,models,events[,batch]")
+            parser.error("--case takes three to five whole numbers: "
+                         "features,models,events[,batch[,checkpoint seconds]]")
         plan = replace(plan, cases=cases)
     if args.repeat:
         plan = replace(plan, repeat=args.repeat)
