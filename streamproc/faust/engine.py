@@ -40,7 +40,7 @@ from prometheus_client import CollectorRegistry
 from ..config import Settings
 from ..errors import BrokerError
 from ..kafka.checkpoints import RestoreFailed
-from ..kafka.member import KIND_ORDER, RESTORE_RETRY_SECONDS, VIEW_INTERVAL_SECONDS, GroupMember
+from ..kafka.member import KIND_ORDER, RESTORE_RETRY_SECONDS, GroupMember
 from ..processing import MessageBatch, Rewind
 from .starts import GroupStarts
 
@@ -318,7 +318,7 @@ class FaustMonitors(GroupMember):
         now = time.monotonic()
         if now - self._last_checkpoint >= self.settings.checkpoint_interval_seconds:
             self.checkpoint()
-        if now - self._last_view >= VIEW_INTERVAL_SECONDS:
+        if self.view_due(now):
             self.publish_view()
         if self._transient and not rebalancing and now - self._last_retry >= RESTORE_RETRY_SECONDS:
             self._last_retry = now

@@ -34,7 +34,7 @@ from ..processing import MessageBatch, Rewind
 from ..webhooks.settings import resolve as resolve_webhooks
 from .common import consumer_config
 from .lag import ConsumerLag
-from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, VIEW_INTERVAL_SECONDS, GroupMember
+from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, GroupMember
 from .webhook_relay import WebhookRelays
 
 __all__ = ["Worker"]
@@ -137,7 +137,7 @@ class Worker(GroupMember):
                 now = time.monotonic()
                 if now - self._last_checkpoint >= interval:
                     self.checkpoint()
-                if now - self._last_view >= VIEW_INTERVAL_SECONDS:
+                if self.view_due(now):
                     self.publish_view()
                     self._refresh_lag()
                 if self._transient and now - self._last_retry >= RESTORE_RETRY_SECONDS:
