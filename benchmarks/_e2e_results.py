@@ -12,7 +12,9 @@ __all__ = ["Case", "CaseResult", "CoreRun", "GroupRun", "LatencyResult", "Plan",
 
 
 def median(values: list[float]) -> float | None:
-    return statistics.median(values) if values else None
+    """The median of the values that are not NaN (a run too short to time), or None."""
+    kept = [v for v in values if not math.isnan(v)]
+    return statistics.median(kept) if kept else None
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -132,7 +134,7 @@ class CaseResult:
     @property
     def worker_rate(self) -> float | None:
         # A run too short to time has rate NaN: it is shown, never the headline.
-        return median([w.rate for w in self.worker if not math.isnan(w.rate)])
+        return median([w.rate for w in self.worker])
 
     @property
     def second_half_rate(self) -> float | None:
