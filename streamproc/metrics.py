@@ -53,27 +53,6 @@ _DATA_QUALITY = {"missing_rate": "data_quality", "type_mismatch_rate": "data_qua
                  "out_of_range": "data_quality"}
 
 
-_LABELS = ["model_id", "signal", "feature"]
-# (name, help, extra labels) of the per-monitor gauges, in exposition order.
-_MONITOR_GAUGES = (
-    ("streamproc_monitor_observations",
-     "Events absorbed by a monitor (restored with its state after a restart)", []),
-    ("streamproc_feature_mean",
-     "Current mean of a monitored signal (ADWIN window; the rate for error rates)", []),
-    ("streamproc_feature_reference_mean", "Mean of the current reference window", []),
-    ("streamproc_feature_reference_sd", "Standard deviation of the current reference window",
-     []),
-    ("streamproc_monitor_learning",
-     "1 while a monitor collects its reference (warm-up, no detection yet), else 0", []),
-    ("streamproc_monitor_dependence",
-     "Variance inflation factor of a monitor's reference (long-run variance / "
-     "variance; 1 = independent values): how dependent the stable stream is", []),
-    ("streamproc_drift_score",
-     "How close a detector is to alerting: its statistic / its threshold (1 = alert)",
-     ["detector"]),
-)
-
-
 class _MonitorCollector(Collector):
     """The series read from the published :class:`ScrapeView` at scrape time.
 
@@ -84,40 +63,50 @@ class _MonitorCollector(Collector):
     def __init__(self, owner: WorkerMetrics) -> None:
         self._owner = owner
 
-    @staticmethod
-    def _families() -> tuple[list[GaugeMetricFamily], GaugeMetricFamily, CounterMetricFamily,
-                             GaugeMetricFamily]:
-        """(per-monitor gauges, series dropped, label joins, partitions failed), empty."""
-        gauges = [GaugeMetricFamily(name, doc, labels=[*_LABELS, *extra])
-                  for name, doc, extra in _MONITOR_GAUGES]
-        return (
-            gauges,
-            GaugeMetricFamily(
-                "streamproc_metrics_series_dropped",
-                "Monitors (and drift-score series) not exported because of the "
-                "metrics_max_series cap",
-            ),
-            CounterMetricFamily(
-                "streamproc_label_joins",
-                "Labels and predictions by join outcome (joined, unmatched_labels, "
-                "duplicate_labels, expired_predictions)",
-                labels=["model_id", "outcome"],
-            ),
-            GaugeMetricFamily(
-                "streamproc_partitions_failed",
-                "Assigned partitions whose state could not be restored (paused; see logs)",
-            ),
-        )
-
     def describe(self) -> Iterable[Metric]:
-        gauges, *others = self._families()
-        return [*gauges, *others]
+        return list(self._render(ScrapeView()))
 
     def collect(self) -> Iterable[Metric]:
-        view = self._owner.view
+        return self._render(self._owner.view)
+
+    def _render(self, view: ScrapeView) -> Iterable[Metric]:
         cap = self._owner.max_series
-        gauges, dropped, joins, failed = self._families()
-        obs, mean, ref_mean, ref_sd, learning, dependence, score = gauges
+        labels = ["model_id", "signal", "feature"]
+        obs = GaugeMetricFamily(
+            "streamproc_monitor_observations",
+            "Events absorbed by a monitor (restored with its state after a restart)",
+            labels=labels,
+        )
+        mean = GaugeMetricFamily(
+            "streamproc_feature_mean",
+            "Current mean of a monitored signal (ADWIN window; the rate for error rates)",
+            labels=labels,
+        )
+        ref_mean = GaugeMetricFamily(
+            "streamproc_feature_reference_mean", "Mean of the current reference window",
+            labels=labels,
+        )
+        ref_sd = GaugeMetricFamily(
+            "streamproc_feature_reference_sd",
+            "Standard deviation of the current reference window",
+            labels=labels,
+        )
+        learning = GaugeMetricFamily(
+            "streamproc_monitor_learning",
+            "1 while a monitor collects its reference (warm-up, no detection yet), else 0",
+            labels=labels,
+        )
+        dependence = GaugeMetricFamily(
+            "streamproc_monitor_dependence",
+            "Variance inflation factor of a monitor's reference (long-run variance / "
+            "variance; 1 = independent values): how dependent the stable stream is",
+            labels=labels,
+        )
+        score = GaugeMetricFamily(
+            "streamproc_drift_score",
+            "How close a detector is to alerting: its statistic / its threshold (1 = alert)",
+            labels=[*labels, "detector"],
+        )
         scored = 0
         score_rows = 0
         for row in view.monitors[:cap]:
@@ -136,11 +125,27 @@ class _MonitorCollector(Collector):
                         if row.signal == "feature" else row.signal
                     score.add_metric([row.model_id, signal, row.feature, detector], value)
                     scored += 1
+        dropped = GaugeMetricFamily(
+            "streamproc_metrics_series_dropped",
+            "Monitors (and drift-score series) not exported because of the metrics_max_series "
+            "cap",
+        )
         dropped.add_metric([], max(0, len(view.monitors) - cap) + max(0, score_rows - scored))
+        joins = CounterMetricFamily(
+            "streamproc_label_joins",
+            "Labels and predictions by join outcome (joined, unmatched_labels, "
+            "duplicate_labels, expired_predictions)",
+            labels=["model_id", "outcome"],
+        )
         for model_id, outcome, count in view.joins:
             joins.add_metric([model_id, outcome], count)
+        failed = GaugeMetricFamily(
+            "streamproc_partitions_failed",
+            "Assigned partitions whose state could not be restored (paused; see logs)",
+        )
         failed.add_metric([], len(view.failed))
-        yield from (*gauges, dropped, joins, failed)
+        yield from (obs, mean, ref_mean, ref_sd, learning, dependence, score, dropped, joins,
+                    failed)
 
 
 class WorkerMetrics:
