@@ -15,8 +15,9 @@ budget, then test every value:
 
 The earliest alarm of any detector wins and every detector consumes exactly the
 values up to it (:func:`~.detectors.base.race`); values that do not fill a block
-wait in a carry buffer, so results do not depend on how the stream is cut into
-batches. A feature with few distinct values is tested as categorical instead.
+wait in a carry buffer (:class:`~.numeric_blocks.BlockPipeline`), so results do not
+depend on how the stream is cut into batches. A feature with few distinct values is
+tested as categorical instead.
 After a detection the monitor re-baselines: the next ``reference_size`` values
 form a new reference (inside a cooldown it keeps the reference, see
 :func:`~streamproc.core.detection.apply_cooldown`).
@@ -29,12 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from .blocks import MAX_ABS_VALUE, block_stats
+from .blocks import MAX_ABS_VALUE
 from .categorical import CategoricalMonitor, category_name
 from .detection import Detection, apply_cooldown
 from .detectors import DEFAULTS, build, detector_class
-from .detectors.base import Blocks, Detector, FitContext, Flags, TagView, race
+from .detectors.base import Detector, FitContext, race
 from .detectors.base import detection as make_detection
+from .numeric_blocks import BlockPipeline
 from .reference import NumericReference
 from .reference_window import ReferenceWindow
 from .settings import MonitorSettings
@@ -73,13 +75,7 @@ class NumericMonitor:
         self._window = ReferenceWindow(settings.reference_size, self._season)
         self._ref: NumericReference | None = None
         self._dets: list[Detector] = []  # block detectors, then out_of_range
-        self._hist: list[float] = []  # the last whitening inputs (dependence model order)
-        # The partial block: whitened scores, standardised raw values, positions, times.
-        self._carry_u: list[float] = []
-        self._carry_r: list[float] = []
-        self._carry_pos: list[int] = []
-        self._carry_ts: list[float] = []
-        self._carried: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
+        self._pipe = BlockPipeline(settings.block_size)
         self._discrete: CategoricalMonitor | None = None
         self._last_alert: dict[str, list[int]] = {}  # key -> [position, severity rank]
         self.n = 0
@@ -229,7 +225,7 @@ class NumericMonitor:
         window = self._window
         self._window = ReferenceWindow(s.reference_size, self._season)
         self._dets = []
-        self._reset_pipeline()
+        self._pipe.reset()
         ref = NumericReference.fit(s, window)
         self._ref = ref
         ctx = FitContext(s, self._arl, {**ref.range_reference, **ref.block_reference},
@@ -240,59 +236,7 @@ class NumericMonitor:
             specs = [spec for spec in s.river_detectors
                      if not spec.binary and spec.applies_to(self.signal, self.feature)]
             self._dets = build(self._builtin, ctx, specs)
-        self._hist = ref.history(window.tail) if not ref.constant else []
-
-    def _reset_pipeline(self) -> None:
-        self._hist, self._carry_u, self._carry_r = [], [], []
-        self._carry_pos, self._carry_ts = [], []
-
-    def _inputs(
-        self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
-    ) -> tuple[Flags, Blocks | None, np.ndarray, np.ndarray, np.ndarray]:
-        """Range flags and block statistics of x[i:] (with the carry before it)."""
-        ref = self._ref
-        assert ref is not None
-        seg = ref.deseasonalise(x[i:], ts[i:])
-        tags = TagView(pos, ts, i)
-        flags = Flags((seg < ref.range_low) | (seg > ref.range_high), tags)
-        if ref.constant:
-            return flags, None, seg, seg, seg
-        b = self.settings.block_size
-        d = ref.centred_scores(seg)
-        carry = len(self._carry_u)
-        # Whitened scores (row 0) and standardised raw values (row 1), the carry first:
-        # one array, so that both series are cut into blocks in one pass.
-        ur = np.empty((2, carry + len(seg)))
-        ur[0, carry:] = ref.whiten(d, self._hist)
-        np.subtract(seg, ref.mean, out=ur[1, carry:])
-        ur[1, carry:] /= ref.sd
-        if carry:
-            ur[0, :carry] = self._carry_u
-            ur[1, :carry] = self._carry_r
-            p_all = np.concatenate([np.asarray(self._carry_pos, dtype=np.int64), pos[i:]])
-            t_all = np.concatenate([np.asarray(self._carry_ts), ts[i:]])
-        else:
-            p_all, t_all = pos[i:], ts[i:]
-        u_all, r_all = ur[0], ur[1]
-        self._carried = (p_all, t_all)
-        nb = ur.shape[1] // b
-        if nb == 0:  # the values only add to the carry (a trickle of events): no block test
-            return flags, None, d, u_all, r_all
-        used = nb * b
-        (means, raw_means), (sds, raw_sds) = block_stats(ur, 0.0, 1.0, b)
-        starts = np.arange(0, used, b)  # index in the carried arrays of each block's first value
-        blocks = Blocks(
-            z=means * math.sqrt(b),
-            mean=means,
-            spread=(sds - ref.block_sd_mean) / ref.block_sd_sd,
-            raw_mean=raw_means,
-            raw_var=raw_sds * raw_sds,
-            tags=list(zip(p_all[starts].tolist(), t_all[starts].tolist(), strict=True)),
-            ends=starts + (b - 1 - carry),
-            values=(u_all[:used].reshape(nb, b), p_all[:used].reshape(nb, b),
-                    t_all[:used].reshape(nb, b)),
-        )
-        return flags, blocks, d, u_all, r_all
+        self._pipe.hist = ref.history(window.tail) if not ref.constant else []
 
     def _monitor(
         self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
@@ -300,7 +244,7 @@ class NumericMonitor:
         """Test x[i:]; on the first detection return (index in x, detection)."""
         ref = self._ref
         assert ref is not None
-        flags, blocks, d, u_all, r_all = self._inputs(x, pos, ts, i)
+        flags, blocks, d, u_all, r_all = self._pipe.inputs(ref, x, pos, ts, i)
         n = flags.n
         groups: list[tuple[list[Detector], Any]] = [
             ([det for det in self._dets if det.input == "flags"], flags)]
@@ -309,31 +253,11 @@ class NumericMonitor:
         hit = race(groups, n)
         last = n - 1 if hit is None else hit[0]
         if not ref.constant:
-            self._consume(last, d, u_all, r_all, blocks)
+            self._pipe.consume(ref, last, d, u_all, r_all, blocks)
         if hit is None:
             return None
         j = i + hit[0]
         return j, self._detection(j, hit[1], pos, ts, x[i : j + 1])
-
-    def _consume(
-        self, last: int, d: np.ndarray, u_all: np.ndarray, r_all: np.ndarray,
-        blocks: Blocks | None,
-    ) -> None:
-        """Keep the state of a pipeline that consumed the segment up to index ``last``
-        (``blocks``: None when the segment completed no block)."""
-        ref = self._ref
-        assert ref is not None
-        if ref.order:
-            self._hist = (self._hist + d[: last + 1].tolist())[-ref.order:]
-        b = self.settings.block_size
-        carry = len(self._carry_u)
-        done = 0 if blocks is None else int(blocks.ends.searchsorted(last, side="right")) * b
-        stop = last + 1 + carry
-        p_all, t_all = self._carried
-        self._carry_u = u_all[done:stop].tolist()
-        self._carry_r = r_all[done:stop].tolist()
-        self._carry_pos = p_all[done:stop].tolist()
-        self._carry_ts = t_all[done:stop].tolist()
 
     # -- detections ------------------------------------------------------------------------
     def _detection(
@@ -367,7 +291,7 @@ class NumericMonitor:
         # Re-baseline: the next values form a new reference.
         self._ref = None
         self._dets = []
-        self._reset_pipeline()
+        self._pipe.reset()
         return detection
 
     # -- state ---------------------------------------------------------------------------
@@ -377,8 +301,7 @@ class NumericMonitor:
             "window": self._window.to_state(),
             "ref": None if self._ref is None else self._ref.to_state(),
             "detectors": [[d.name, d.to_state()] for d in self._dets],
-            "pipeline": [list(self._hist), list(self._carry_u), list(self._carry_r),
-                         list(self._carry_pos), list(self._carry_ts)],
+            "pipeline": self._pipe.to_state(),
             "discrete": None if self._discrete is None else self._discrete.to_state(),
             "last_alert": {k: list(v) for k, v in self._last_alert.items()},
             "i": [self.n, self.detections],
@@ -390,13 +313,8 @@ class NumericMonitor:
         ref = state["ref"]
         self._ref = None if ref is None else NumericReference.from_state(self.settings, ref)
         self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
-        hist, cu, cr, cp, ct = state["pipeline"]
-        self._hist = [float(v) for v in hist]
-        self._carry_u = [float(v) for v in cu]
-        self._carry_r = [float(v) for v in cr]
-        self._carry_pos = [int(v) for v in cp]
-        self._carry_ts = [float(v) for v in ct]
-        if self._ref is not None and len(self._hist) != self._ref.order:
+        self._pipe.load_state(state["pipeline"])
+        if self._ref is not None and len(self._pipe.hist) != self._ref.order:
             raise ValueError("numeric monitor state: whitening history of the wrong length")
         self._discrete = None
         if state["discrete"] is not None:
