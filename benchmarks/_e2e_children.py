@@ -173,7 +173,7 @@ def child_restore(cfg: dict[str, Any]) -> None:
     sys.path.insert(0, str(ROOT))
     from streamproc.config import load_settings
     from streamproc.core import snapshot
-    from streamproc.core.partition import PartitionMonitors
+    from streamproc.core.units.partition import PartitionMonitors
 
     blob = Path(cfg["path"]).read_bytes()
     blobs, at = [], 0

@@ -23,10 +23,10 @@ import numpy as np
 from detection_scenarios import CATEGORIES, Scenario
 from river import drift
 
-from streamproc.core.detectors.river import RiverSpec
-from streamproc.core.feature import FeatureMonitor
-from streamproc.core.rates import RateMonitor
+from streamproc.core.detectors.river.adapter import RiverSpec
+from streamproc.core.monitors.rate import RateMonitor
 from streamproc.core.settings import MonitorSettings
+from streamproc.core.units.feature import FeatureMonitor
 
 __all__ = ["ADWIN", "CALIBRATED", "DDM", "KSWIN", "PH", "STREAMPROC", "run_calibrated",
            "run_river", "run_streamproc"]

@@ -44,8 +44,8 @@ from _common import cpu_model, git_revision  # noqa: E402
 from river import drift  # noqa: E402
 
 import streamproc  # noqa: E402
-from streamproc.core.feature import FeatureMonitor  # noqa: E402
 from streamproc.core.settings import MonitorSettings  # noqa: E402
+from streamproc.core.units.feature import FeatureMonitor  # noqa: E402
 
 SEED = 20_240_611
 CHUNK = 10_000

@@ -25,8 +25,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamproc.config import load_settings  # noqa: E402
-from streamproc.core.events import InputEvent  # noqa: E402
-from streamproc.core.partition import PartitionMonitors  # noqa: E402
+from streamproc.core import InputEvent, PartitionMonitors  # noqa: E402
 
 CONFIG = """
 detection:

@@ -26,14 +26,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .core.alerts import make_alert
-from .core.categorical import category_name
-from .core.detection import Detection
-from .core.detectors import detector_class
-from .core.events import parse_timestamp
-from .core.join import Outcome
-from .core.model import ModelMonitor
-from .core.numeric import NumericMonitor
+from .core import (
+    Detection,
+    ModelMonitor,
+    NumericMonitor,
+    Outcome,
+    make_alert,
+    parse_timestamp,
+)
 from .errors import ConfigError
 from .series import Curves, track
 
@@ -289,26 +289,12 @@ def _feed(
                 orows.append(int(file_rows[i]))
         base = mm.n_outcomes
         out += [(mm, d) for d in mm.observe_outcomes(outcomes, np.asarray(orows))]
-        errors = [_error(o.prediction, o.label, mm) for o in outcomes]
         regression = mm.task_kind == "regression"
+        errors = [o.error(regression) for o in outcomes]
         name = "abs_error" if regression else "error_rate"
         track(series, (mm.model_id, "performance", name),
                np.arange(base, base + len(outcomes)), errors, "value" if regression else "rate")
     return out
-
-
-def _error(prediction: Any, label: Any, mm: ModelMonitor) -> float:
-    if mm.task_kind == "regression":
-        try:
-            return abs(float(prediction) - float(label))
-        except (TypeError, ValueError):
-            return float("nan")
-    return float(category_name(prediction) != category_name(label))
-
-
-def _change(alert: dict[str, Any]) -> str:
-    """A few words on what changed, for the table (the detector's own words)."""
-    return detector_class(alert["detector"]).describe(alert["statistics"], alert["direction"])
 
 
 def _report(
@@ -331,7 +317,7 @@ def _report(
             continue
         name = f"{d.signal}:{d.feature}" if d.feature else d.signal
         table.add_row(f"{mm.model_id} {name}" if many else name, d.detector,
-                      str(d.onset_position), str(d.position), d.severity, _change(alert))
+                      str(d.onset_position), str(d.position), d.severity, d.description)
     json_path = out_dir / "detections.json"
     json_path.write_bytes(orjson.dumps(alerts, option=orjson.OPT_INDENT_2))
     n_shown = sum(1 for a in alerts if not a["suppressed"])

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, Message, Producer
 
-from .contracts import validator
+from .core import validator
 from .errors import StreamprocError
 
 __all__ = ["DeliveryError", "DeliveryFailure", "EventProducer"]

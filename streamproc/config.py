@@ -16,14 +16,36 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from .core.calibration import FalseAlarmBudget
-from .core.detectors.river import RiverSpec
-from .core.season import parse_duration
-from .core.settings import DetectionConfig, MonitorSettings
+from .core import (
+    LIMITS,
+    DetectionConfig,
+    FalseAlarmBudget,
+    MonitorSettings,
+    RiverSpec,
+    parse_duration,
+)
 from .errors import ConfigError
 from .webhooks.settings import WebhookList
 
 __all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
+
+
+def _limit(name: str, override: bool = False) -> Any:
+    """A pydantic field with the core's default, bounds and description of ``name``
+    (:data:`streamproc.core.LIMITS`: one source for both); ``override``: unset by
+    default (a per-model field that falls back to the global one)."""
+    limit = LIMITS[name]
+    return Field(None if override else limit.default, **limit.bounds(),
+                 description=limit.doc)
+
+
+def _check_durations(value: Any) -> Any:
+    """A declared season (``1d``) or a mapping of them: each must parse as a duration."""
+    texts = value.values() if isinstance(value, dict) else [value]
+    for text in texts:
+        if text is not None:
+            parse_duration(text)
+    return value
 
 
 class DetectorSettings(BaseModel):
@@ -67,22 +89,18 @@ class DetectionSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    false_alarm_budget: float = Field(
-        100_000, ge=10, description="Expected events between false alarms on a stable stream."
-    )
+    false_alarm_budget: float = _limit("false_alarm_budget")
     budget_scope: Literal["model", "monitor"] = Field(
         "model", description="'model': the budget holds per model, split over its detectors."
     )
-    reference_size: int = Field(2000, ge=64, description="Observations in a reference window.")
-    block_size: int = Field(16, ge=4, le=1024)
-    target_shift: float = Field(0.5, gt=0, description="Mean shift (sd) the tests are tuned for.")
-    spread_target: float = Field(
-        2.0, gt=1, description="Variance ratio the spread test is tuned for."
-    )
-    adwin_clock: int = Field(4, ge=1)
-    cooldown_events: int = Field(5000, ge=0)
-    max_categories: int = Field(50, ge=2)
-    min_category_share: float = Field(0.01, gt=0, lt=0.5)
+    reference_size: int = _limit("reference_size")
+    block_size: int = _limit("block_size")
+    target_shift: float = _limit("target_shift")
+    spread_target: float = _limit("spread_target")
+    adwin_clock: int = _limit("adwin_clock")
+    cooldown_events: int = _limit("cooldown_events")
+    max_categories: int = _limit("max_categories")
+    min_category_share: float = _limit("min_category_share")
     detectors: list[DetectorSettings] = Field(
         default_factory=list, description="River detectors added to every model's monitors."
     )
@@ -93,7 +111,7 @@ class DetectionSettings(BaseModel):
     feature_seasonality: dict[str, str] = Field(
         default_factory=dict, description="Declared cycle per feature (or 'prediction')."
     )
-    season_bins: int = Field(24, ge=2, le=1000, description="Phase bins of a declared season.")
+    season_bins: int = _limit("season_bins")
     numeric_detectors: list[str] | None = Field(
         None, description="Built-in detectors of numeric monitors (default: cusum, adwin, "
         "spread, out_of_range; [] runs only the configured River detectors)."
@@ -102,7 +120,7 @@ class DetectionSettings(BaseModel):
     @field_validator("numeric_detectors")
     @classmethod
     def _numeric_detectors(cls, value: list[str] | None) -> list[str] | None:
-        from .core.detectors import DEFAULTS
+        from .core import DEFAULTS
 
         for name in value or []:
             if name not in DEFAULTS["numeric"]:
@@ -110,19 +128,7 @@ class DetectionSettings(BaseModel):
                                  + ", ".join(DEFAULTS["numeric"]))
         return value
 
-    @field_validator("seasonality")
-    @classmethod
-    def _season(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
-
-    @field_validator("feature_seasonality")
-    @classmethod
-    def _feature_seasons(cls, value: dict[str, str]) -> dict[str, str]:
-        for text in value.values():
-            parse_duration(text)
-        return value
+    _seasons = field_validator("seasonality", "feature_seasonality")(_check_durations)
 
     def monitor_settings(self) -> MonitorSettings:
         return MonitorSettings(
@@ -151,10 +157,10 @@ class ModelOverride(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task: Literal["auto", "classification", "regression"] = "auto"
-    false_alarm_budget: float | None = Field(None, ge=10)
+    false_alarm_budget: float | None = _limit("false_alarm_budget", override=True)
     budget_scope: Literal["model", "monitor"] | None = None
-    reference_size: int | None = Field(None, ge=64)
-    target_shift: float | None = Field(None, gt=0)
+    reference_size: int | None = _limit("reference_size", override=True)
+    target_shift: float | None = _limit("target_shift", override=True)
     detectors: list[DetectorSettings] | None = Field(
         None, description="River detectors of this model (replaces detection.detectors)."
     )
@@ -163,12 +169,7 @@ class ModelOverride(BaseModel):
         None, description="Declared cycle per feature of this model."
     )
 
-    @field_validator("seasonality")
-    @classmethod
-    def _season(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_duration(value)
-        return value
+    _seasons = field_validator("seasonality", "feature_seasonality")(_check_durations)
 
 
 class Settings(BaseSettings):
@@ -226,11 +227,11 @@ class Settings(BaseSettings):
     allow_only_listed_models: bool = Field(
         False, description="Dead-letter events of models not listed under `models`."
     )
-    max_features_per_model: int = Field(1000, ge=1)
-    max_versions_per_model: int = Field(3, ge=1)
-    join_max_predictions: int = Field(20_000, ge=1)
-    join_max_labels: int = Field(10_000, ge=1)
-    join_window_seconds: float = Field(3600.0, gt=0)
+    max_features_per_model: int = _limit("max_features")
+    max_versions_per_model: int = _limit("max_versions")
+    join_max_predictions: int = _limit("join_max_predictions")
+    join_max_labels: int = _limit("join_max_labels")
+    join_window_seconds: float = _limit("join_window_seconds")
     metrics_max_series: int = Field(
         10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
     )

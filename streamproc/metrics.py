@@ -18,7 +18,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from .core.partition import PartitionMonitors
+from .core import PartitionMonitors
 
 __all__ = ["MonitorRow", "ScrapeView", "WorkerMetrics", "scrape_view"]
 
@@ -232,26 +232,16 @@ class WorkerMetrics:
 
 
 def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> ScrapeView:
-    """Monitor rows (active version; observations summed over versions) and join counts."""
+    """Monitor rows (active version; observations summed over versions) and join counts,
+    from the views the core provides."""
     rows: list[MonitorRow] = []
     joins: list[tuple[str, str, int]] = []
     for unit in units.values():
-        for model_id, versions in unit.models.items():
-            if not versions:
-                continue
-            totals: dict[tuple[str, str], int] = {}
-            views = []  # the last version's: the active one
-            for mm in versions.values():
-                views = mm.monitor_views()
-                for v in views:
-                    key = (v.signal, v.name)
-                    totals[key] = totals.get(key, 0) + v.observations
-            for v in views:
-                rows.append(MonitorRow(model_id, v.signal, v.name, totals[(v.signal, v.name)],
-                                       v.mean, v.reference_mean, v.reference_sd, v.learning,
-                                       tuple(sorted(v.scores.items())), v.dependence))
-        for model_id, jb in unit.joins.items():
-            joins += [(model_id, outcome, n) for outcome, n in jb.counts().items()]
+        rows += [MonitorRow(model_id, v.signal, v.name, v.observations, v.mean,
+                            v.reference_mean, v.reference_sd, v.learning,
+                            tuple(sorted(v.scores.items())), v.dependence)
+                 for model_id, v in unit.monitor_views()]
+        joins += unit.join_counts()
     rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))
     return ScrapeView(monitors=tuple(rows), joins=tuple(joins),
                       partitions=tuple(sorted(units)), failed=tuple(sorted(failed)))

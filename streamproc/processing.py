@@ -18,7 +18,6 @@ outputs already produced before the rewind are not produced twice.
 
 from __future__ import annotations
 
-import bisect
 import gc
 import logging
 import time
@@ -26,10 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import numpy as np
-
-from .core.events import EventDecoder, Rejection
-from .core.partition import PartitionMonitors, group_rows
+from .core import EventDecoder, PartitionMonitors, Rejection
 from .metrics import WorkerMetrics
 
 __all__ = ["BatchProcessor", "MessageBatch", "Rewind", "Sink", "tune_gc"]
@@ -101,16 +97,6 @@ class _PartitionMarks:
     poison: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
 
 
-def _per_model(model_ids: Sequence[str], ts: np.ndarray) -> list[tuple[str, int, float]]:
-    """(model, events, latest event time) per model of a batch, in order of appearance.
-
-    >>> _per_model(["a", "b", "a"], np.array([5.0, 1.0, 3.0]))
-    [('a', 2, 5.0), ('b', 1, 1.0)]
-    """
-    return [(model_id, len(rows), float(ts[rows].max()))
-            for model_id, rows in group_rows(model_ids).items()]
-
-
 class BatchProcessor:
     """Decode, validate, apply and publish one partition batch at a time."""
 
@@ -131,7 +117,6 @@ class BatchProcessor:
     def absorb(self, unit: PartitionMonitors, batch: MessageBatch, now: float) -> Rewind | None:
         """Absorb a batch into ``unit``; a :class:`Rewind` if the core failed on it."""
         kind, topic, p = batch.kind, batch.topic, batch.partition
-        floor = unit.absorbed(kind)
         marks = self._marks.setdefault(p, _PartitionMarks())
         produced = marks.produced.get(kind, -1)
         rejected = marks.rejected.get(kind, -1)
@@ -140,10 +125,10 @@ class BatchProcessor:
         if not offsets:
             return None
         last = offsets[-1]
-        start = bisect.bisect_right(offsets, floor)  # offsets ascend: a redelivered prefix
+        start = unit.first_unabsorbed(kind, offsets)  # a redelivered prefix is skipped
         if start:
             self.metrics.events_redelivered.labels(topic).inc(start)
-        if last <= floor:
+        if start == len(offsets):
             return None
         poisoned = [i for i in range(start, len(offsets))
                     if any(lo <= offsets[i] <= hi for lo, hi in poison)] if poison else []
@@ -187,8 +172,7 @@ class BatchProcessor:
                 alert["model_id"], alert["signal"], alert["feature"] or "", alert["detector"]
             ).inc()
             _log.info("ALERT %s", alert["summary"])
-        new = events.after(produced)
-        for model_id, n, ts in _per_model(new.model_ids, new.timestamps):
+        for model_id, n, ts in applied.per_model(after=produced):
             self.metrics.events_consumed.labels(model_id, topic).inc(n)
             self.metrics.last_event.labels(model_id, topic).set(ts)
         for model_id, det, offset in applied.suppressed:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from .core.categorical import category_name
+from .core import category_name
 
 __all__ = ["Binned", "Curves", "track"]
 

@@ -155,3 +155,21 @@ def test_backtest_file_writes_table_json_and_plots(tmp_path: Path) -> None:
     assert 8_000 <= found[0]["position"] < 8_200
     png = out / "model__feature__income.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_per_model_feature_seasons_are_validated(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("models:\n  m1:\n    feature_seasonality: {temperature: often}\n")
+    with pytest.raises(ConfigError, match=r"models\.m1\.feature_seasonality: .*'often'"):
+        load_settings(cfg)
+
+
+def test_defaults_and_bounds_come_from_the_core() -> None:
+    from streamproc.config import DetectionSettings, Settings
+    from streamproc.core import LIMITS
+
+    for name, field in DetectionSettings.model_fields.items():
+        if name in LIMITS:
+            assert field.default == LIMITS[name].default, name
+    assert Settings.model_fields["join_window_seconds"].default == LIMITS[
+        "join_window_seconds"].default

@@ -1,14 +1,94 @@
-"""Detection settings: one frozen object shared by every monitor of a model."""
+"""Detection settings: one frozen object shared by every monitor of a model, and the
+defaults and bounds of every setting (:data:`LIMITS`), which ``streamproc.config`` reads
+to build its pydantic fields: one source for both."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from .calibration import FalseAlarmBudget
-from .season import Season
+from .calibration import MIN_BUDGET_EVENTS, FalseAlarmBudget
+from .errors import InvalidSetting
+from .stats import MAX_BINS, MIN_BINS, Season
 
-__all__ = ["MonitorSettings"]
+__all__ = ["LIMITS", "DetectionConfig", "Limit", "MonitorSettings"]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A setting's default, its bounds (``ge``/``gt``/``le``/``lt``) and what it means."""
+
+    default: Any
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    doc: str = ""
+
+    def bounds(self) -> dict[str, float]:
+        """The bounds that are set, by name (as pydantic's ``Field`` takes them)."""
+        return {k: v for k in ("ge", "gt", "le", "lt") if (v := getattr(self, k)) is not None}
+
+    def check(self, name: str, value: Any) -> None:
+        """InvalidSetting naming the setting and its range if ``value`` is outside it.
+
+        >>> LIMITS["min_category_share"].check("min_category_share", 0.7)
+        Traceback (most recent call last):
+        ...
+        streamproc.core.errors.InvalidSetting: min_category_share must be in (0, 0.5), got 0.7
+        """
+        v = float(value)  # NaN fails every comparison below
+        ok = ((self.ge is None or v >= self.ge) and (self.gt is None or v > self.gt)
+              and (self.le is None or v <= self.le) and (self.lt is None or v < self.lt))
+        if not ok:
+            text = self.range_text()
+            raise InvalidSetting(f"{name} must {'' if text.startswith('exceed') else 'be '}"
+                                 f"{text}, got {value!r}")
+
+    def range_text(self) -> str:
+        low = self.ge if self.ge is not None else self.gt
+        high = self.le if self.le is not None else self.lt
+        if self.gt is not None and self.lt is not None:
+            return f"in ({_num(self.gt)}, {_num(self.lt)})"
+        if self.ge is not None and self.le is not None:
+            return f"between {_num(self.ge)} and {_num(self.le)}"
+        if self.gt == 0 and high is None:
+            return "positive"
+        if self.gt is not None and high is None:
+            return f"exceed {_num(self.gt)}"
+        if self.ge is not None and high is None:
+            return f">= {_num(self.ge)}"
+        return f"in [{low}, {high}]"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+# Defaults and bounds of every numeric detection and core setting. config.py builds its
+# fields from these; MonitorSettings and DetectionConfig check them.
+LIMITS: dict[str, Limit] = {
+    "false_alarm_budget": Limit(100_000.0, ge=MIN_BUDGET_EVENTS,
+                                doc="Expected events between false alarms on a stable stream."),
+    # The reference must hold a few blocks (4 * block_size, checked below); 64 is that
+    # floor at the default block size.
+    "reference_size": Limit(2000, ge=64, doc="Observations in a reference window."),
+    "block_size": Limit(16, ge=4, le=1024, doc="Numeric values are tested in blocks of this."),
+    "target_shift": Limit(0.5, gt=0, doc="Mean shift (sd) the tests are tuned for."),
+    "spread_target": Limit(2.0, gt=1, doc="Variance ratio the spread test is tuned for."),
+    "adwin_clock": Limit(4, ge=1, doc="ADWIN tests for a cut every this many blocks."),
+    "cooldown_events": Limit(5000, ge=0, doc="Detections of a monitor within this many events "
+                             "of its alert are counted, not alerted (unless more severe)."),
+    "max_categories": Limit(50, ge=2, doc="Categories tracked individually per monitor."),
+    "min_category_share": Limit(0.01, gt=0, lt=0.5,
+                                doc="Categories below this reference share are pooled."),
+    "season_bins": Limit(24, ge=MIN_BINS, le=MAX_BINS, doc="Phase bins of a declared season."),
+    "max_features": Limit(1000, ge=1, doc="Features monitored per model version."),
+    "max_versions": Limit(3, ge=1, doc="Versions of a model monitored at once."),
+    "join_max_predictions": Limit(20_000, ge=1, doc="Predictions waiting for a label, per model."),
+    "join_max_labels": Limit(10_000, ge=1, doc="Labels waiting for a prediction, per model."),
+    "join_window_seconds": Limit(3600.0, gt=0, doc="How long (event time) each side waits."),
+}
 
 
 @dataclass(frozen=True)
@@ -25,7 +105,7 @@ class MonitorSettings:
         close to normal for most feature distributions, and keeps the per-event cost
         a fraction of a Python call.
     target_shift
-        Mean shift, in reference standard deviations, the Page-Hinkley test is tuned
+        Mean shift, in reference standard deviations, the ``cusum`` test is tuned
         for (smaller and larger shifts are still detected).
     spread_target
         Variance ratio the spread test is tuned for (2.0: variance doubles or halves).
@@ -43,11 +123,11 @@ class MonitorSettings:
         Categories below this reference share are pooled into "(other)".
     river_detectors
         River detectors added to the monitors they apply to
-        (:class:`~streamproc.core.detectors.river.RiverSpec`).
+        (:class:`~streamproc.core.detectors.RiverSpec`).
     seasonality
         Declared cycle of every signal, in seconds of event time (None: none known;
         the monitors estimate short-range dependence themselves), see
-        :mod:`streamproc.core.season`.
+        :mod:`streamproc.core.stats.season`.
     feature_seasonality
         ``(feature, seconds)`` pairs: a declared cycle of one feature (or of
         ``prediction``), overriding ``seasonality``.
@@ -58,19 +138,19 @@ class MonitorSettings:
         ``()``: only the configured River detectors).
     """
 
-    reference_size: int = 2000
-    block_size: int = 16
-    target_shift: float = 0.5
-    spread_target: float = 2.0
-    adwin_clock: int = 4
+    reference_size: int = LIMITS["reference_size"].default
+    block_size: int = LIMITS["block_size"].default
+    target_shift: float = LIMITS["target_shift"].default
+    spread_target: float = LIMITS["spread_target"].default
+    adwin_clock: int = LIMITS["adwin_clock"].default
     budget: FalseAlarmBudget = field(default_factory=FalseAlarmBudget)
-    cooldown_events: int = 5000
-    max_categories: int = 50
-    min_category_share: float = 0.01
+    cooldown_events: int = LIMITS["cooldown_events"].default
+    max_categories: int = LIMITS["max_categories"].default
+    min_category_share: float = LIMITS["min_category_share"].default
     river_detectors: tuple[Any, ...] = ()
     seasonality: float | None = None
     feature_seasonality: tuple[tuple[str, float], ...] = ()
-    season_bins: int = 24
+    season_bins: int = LIMITS["season_bins"].default
     numeric_detectors: tuple[str, ...] | None = None
 
     def season_for(self, signal: str, feature: str | None) -> Season | None:
@@ -80,27 +160,19 @@ class MonitorSettings:
         return None if period is None else Season(period, self.season_bins)
 
     def __post_init__(self) -> None:
+        for name in _MONITOR_LIMITS:
+            LIMITS[name].check(name, getattr(self, name))
+        # Below a few blocks there is nothing to learn block statistics from.
         if self.reference_size < 4 * self.block_size:
-            raise ValueError(
+            raise InvalidSetting(
                 f"reference_size must be at least 4 blocks ({4 * self.block_size}), "
                 f"got {self.reference_size!r}"
             )
-        if not 4 <= self.block_size <= 1024:
-            raise ValueError(f"block_size must be between 4 and 1024, got {self.block_size!r}")
-        if self.target_shift <= 0:
-            raise ValueError(f"target_shift must be positive, got {self.target_shift!r}")
-        if self.spread_target <= 1.0:
-            raise ValueError(f"spread_target must exceed 1, got {self.spread_target!r}")
-        if self.adwin_clock < 1:
-            raise ValueError(f"adwin_clock must be >= 1, got {self.adwin_clock!r}")
-        if self.cooldown_events < 0:
-            raise ValueError(f"cooldown_events must be >= 0, got {self.cooldown_events!r}")
-        if self.max_categories < 2:
-            raise ValueError(f"max_categories must be >= 2, got {self.max_categories!r}")
-        if not 0.0 < self.min_category_share < 0.5:
-            raise ValueError(
-                f"min_category_share must be in (0, 0.5), got {self.min_category_share!r}"
-            )
+
+
+# Checked by MonitorSettings (reference_size's floor is relative to the block size).
+_MONITOR_LIMITS = ("block_size", "target_shift", "spread_target", "adwin_clock",
+                   "cooldown_events", "max_categories", "min_category_share", "season_bins")
 
 
 @dataclass(frozen=True)
@@ -121,26 +193,25 @@ class DetectionConfig:
     max_versions
         Versions of a model monitored at once; the least recently seen is dropped.
     join_max_predictions, join_max_labels, join_window_seconds
-        Bounds of the label join, per model (see :mod:`streamproc.core.join`).
+        Bounds of the label join, per model (see :mod:`streamproc.core.units.label_join`).
     """
 
     default: MonitorSettings = field(default_factory=MonitorSettings)
     per_model: dict[str, MonitorSettings] = field(default_factory=dict)
     tasks: dict[str, str] = field(default_factory=dict)
-    max_features: int = 1000
-    max_versions: int = 3
-    join_max_predictions: int = 20_000
-    join_max_labels: int = 10_000
-    join_window_seconds: float = 3600.0
+    max_features: int = LIMITS["max_features"].default
+    max_versions: int = LIMITS["max_versions"].default
+    join_max_predictions: int = LIMITS["join_max_predictions"].default
+    join_max_labels: int = LIMITS["join_max_labels"].default
+    join_window_seconds: float = LIMITS["join_window_seconds"].default
 
     def __post_init__(self) -> None:
-        if self.max_features < 1:
-            raise ValueError(f"max_features must be >= 1, got {self.max_features!r}")
-        if self.max_versions < 1:
-            raise ValueError(f"max_versions must be >= 1, got {self.max_versions!r}")
+        for name in ("max_features", "max_versions", "join_max_predictions", "join_max_labels",
+                     "join_window_seconds"):
+            LIMITS[name].check(name, getattr(self, name))
         for model, task in self.tasks.items():
             if task not in ("auto", "classification", "regression"):
-                raise ValueError(
+                raise InvalidSetting(
                     f"task of model {model!r} must be classification or regression, got {task!r}"
                 )
 

@@ -30,9 +30,8 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ..config import Settings
-from ..core.partition import PartitionMonitors
-from ..core.settings import DetectionConfig
-from ..errors import BrokerError, SnapshotError
+from ..core import DetectionConfig, PartitionMonitors
+from ..errors import BrokerError, SnapshotError, StreamprocError
 from ..metrics import WorkerMetrics
 from .outputs import Outputs
 from .state_store import StateStore
@@ -45,7 +44,7 @@ _log = logging.getLogger("streamproc.checkpoints")
 FLUSH_TIMEOUT_SECONDS = 15.0
 
 
-class RestoreFailed(Exception):
+class RestoreFailed(StreamprocError):
     """A partition's state cannot be restored; ``transient`` if retrying may help."""
 
     def __init__(self, reason: str, transient: bool = False) -> None:
@@ -83,13 +82,8 @@ class Checkpoints:
                 self._last_good[partition] = None
                 return PartitionMonitors(self.config, partition)
             unit = PartitionMonitors.from_state(self.config, state)
-        except SnapshotError as exc:
+        except SnapshotError as exc:  # unreadable, forged, or (InvalidState) malformed
             raise RestoreFailed(str(exc)) from None
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise RestoreFailed(
-                f"state snapshot is malformed ({exc!r}); restart the worker with "
-                "--reset-state to rebuild state from the input topics"
-            ) from None
         except BrokerError as exc:
             raise RestoreFailed(f"{exc} (retrying)", transient=True) from None
         self._last_good[partition] = self.store.encode(state)

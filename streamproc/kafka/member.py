@@ -16,8 +16,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 
 from ..config import Settings
-from ..core.events import EventDecoder
-from ..core.partition import PartitionMonitors
+from ..core import EventDecoder, PartitionMonitors
 from ..http import Health, HttpEndpoint
 from ..metrics import WorkerMetrics, scrape_view
 from ..processing import BatchProcessor

@@ -18,7 +18,7 @@ from confluent_kafka import KafkaError, Message, Producer
 
 from .. import cloudevents
 from ..config import Settings
-from ..core.events import Rejection
+from ..core import Rejection
 from .common import base_config
 
 __all__ = ["Outputs", "dead_letter_headers"]

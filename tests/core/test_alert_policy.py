@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streamproc.core.detection import SEVERITIES
-from streamproc.core.numeric import NumericMonitor
+from streamproc.core.contracts.detection import SEVERITIES
+from streamproc.core.monitors.numeric import NumericMonitor
 from streamproc.core.settings import MonitorSettings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamproc.core.blocks import block_stats
+from streamproc.core.stats.block_moments import block_stats
 
 
 @pytest.mark.parametrize("b", [2, 3, 8, 16, 17, 64, 100])

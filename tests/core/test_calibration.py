@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from streamproc.core.calibration import (
-    FalseAlarmBudget,
+from streamproc.core.calibration.budget import FalseAlarmBudget
+from streamproc.core.calibration.thresholds import (
     bernoulli_threshold,
     cusum_arl,
     cusum_threshold,

@@ -6,10 +6,11 @@ import json
 
 import numpy as np
 
-from streamproc.core.categorical import OTHER, CategoricalMonitor
-from streamproc.core.feature import FeatureMonitor
-from streamproc.core.rates import RateMonitor
+from streamproc.core.monitors.categorical import CategoricalMonitor
+from streamproc.core.monitors.rate import RateMonitor
 from streamproc.core.settings import MonitorSettings
+from streamproc.core.stats.category_counts import OTHER
+from streamproc.core.units.feature import FeatureMonitor
 
 SETTINGS = MonitorSettings()
 

@@ -17,11 +17,13 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streamproc.contracts import schema
-from streamproc.core.detection import SEVERITIES
-from streamproc.core.detectors import REGISTRY, algorithms_stamp, build
-from streamproc.core.detectors.base import Blocks, FitContext, Flags, ShareBlocks, TagView, race
-from streamproc.core.detectors.river import CALIBRATION, RiverDetector, RiverSpec
+from streamproc.core.contracts.detection import SEVERITIES
+from streamproc.core.contracts.schemas import schema
+from streamproc.core.detectors.contract import FitContext
+from streamproc.core.detectors.inputs import Blocks, Flags, ShareBlocks, TagView
+from streamproc.core.detectors.registry import REGISTRY, algorithms_stamp, build
+from streamproc.core.detectors.river.adapter import CALIBRATION, RiverDetector, RiverSpec
+from streamproc.core.monitors.race import race
 from streamproc.core.settings import MonitorSettings
 
 SETTINGS = MonitorSettings()

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamproc.core import snapshot
-from streamproc.core.events import EventDecoder, InputEvent, Rejection, _may_hold_booleans
+from streamproc.core.contracts.events import EventDecoder, InputEvent, Rejection, _may_hold_booleans
 from streamproc.errors import SnapshotError
 
 GOOD = {"model_id": "m1", "model_version": "v1", "event_id": "e1",

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from streamproc.core.numeric import NumericMonitor
+from streamproc.core.monitors.numeric import NumericMonitor
 from streamproc.core.settings import MonitorSettings
 
 

@@ -13,11 +13,11 @@ import random
 import jsonschema_rs
 import numpy as np
 
-from streamproc.contracts import schema
-from streamproc.core.events import InputEvent
-from streamproc.core.partition import PartitionMonitors
+from streamproc.core.contracts.events import InputEvent
+from streamproc.core.contracts.schemas import schema
 from streamproc.core.settings import DetectionConfig, MonitorSettings
 from streamproc.core.snapshot import decode, encode
+from streamproc.core.units.partition import PartitionMonitors
 
 CONFIG = DetectionConfig(MonitorSettings(reference_size=500))
 

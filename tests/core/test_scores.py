@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from streamproc.core.scores import (
+from streamproc.core.stats.normal_scores import (
     _GRID_STEPS,
     _GRID_U,
     _GRID_Z,

@@ -20,8 +20,8 @@ from confluent_kafka import Consumer, TopicPartition
 
 from streamproc.client import EventProducer
 from streamproc.config import Settings
-from streamproc.core.events import InputEvent
-from streamproc.core.partition import PartitionMonitors
+from streamproc.core.contracts.events import InputEvent
+from streamproc.core.units.partition import PartitionMonitors
 from streamproc.synthetic import demo_models
 
 from ..conftest import (
@@ -207,7 +207,7 @@ def test_readme_example_app_alerts_on_the_shifted_feature_only(broker, tmp_path)
 # applying half of its batch), as tests/integration/test_rewind.py does in-process.
 _POISONED_WORKER = """
 import sys
-from streamproc.core.feature import FeatureMonitor
+from streamproc.core.units import FeatureMonitor
 from streamproc.cli import main
 
 real_update = FeatureMonitor.update

@@ -13,9 +13,9 @@ import numpy as np
 import orjson
 import pytest
 
-from streamproc.core.events import InputEvent
-from streamproc.core.feature import FeatureMonitor
-from streamproc.core.partition import PartitionMonitors
+from streamproc.core.contracts.events import InputEvent
+from streamproc.core.units.feature import FeatureMonitor
+from streamproc.core.units.partition import PartitionMonitors
 
 from ..conftest import producer, read_topic, running_worker, settings_for, wait_until
 

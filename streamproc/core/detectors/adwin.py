@@ -33,11 +33,13 @@ import river
 from river import drift
 
 from ..calibration import adwin_delta
-from ..detection import severity_from_shift
-from ..packing import pack, unpack
-from . import register
-from .base import Blocks, FitContext, Report, SequentialDetector
-from .mean import MeanCusum
+from ..contracts import severity_from_shift
+from ..errors import InvalidState
+from ..snapshot_arrays import pack, unpack
+from .contract import FitContext, Report, SequentialDetector
+from .cusum import MeanCusum
+from .inputs import Blocks
+from .registry import register
 
 __all__ = ["RiverADWIN", "restore_river_state"]
 
@@ -54,11 +56,11 @@ def restore_river_state(helper: Any, blob: bytes, what: str) -> None:
     try:
         helper.__setstate__(blob)
     except Exception as exc:
-        raise ValueError(f"{what}: River refused its state bytes ({exc})") from None
+        raise InvalidState(f"{what}: River refused its state bytes ({exc})") from None
     except BaseException as exc:  # noqa: B036 - pyo3 panics derive from BaseException
         if type(exc).__name__ != _PANIC:
             raise
-        raise ValueError(f"{what}: River's state bytes are corrupt ({exc})") from None
+        raise InvalidState(f"{what}: River's state bytes are corrupt ({exc})") from None
 
 
 def _delta_prefix(delta: float) -> bytes:
@@ -190,7 +192,7 @@ class _Mirror:
         sizes, pos, ts, raw = state
         p, t, r = unpack(pos, "<i8").tolist(), unpack(ts).tolist(), unpack(raw).tolist()
         if sum(sizes) != len(p) or not len(p) == len(t) == len(r) or min(sizes, default=0) < 0:
-            raise ValueError("adwin: bucket mirror state is inconsistent")
+            raise InvalidState("adwin: bucket mirror state is inconsistent")
         levels, at = [], 0
         for k in sizes:
             levels.append([[p[i], t[i], r[i]] for i in range(at, at + k)])
@@ -296,7 +298,7 @@ class RiverADWIN(SequentialDetector):
                 "block_size": self.block_size, "delta": self.adwin.delta, "clock": self.clock}
 
     @property
-    def current_mean(self) -> float | None:
+    def recent_mean(self) -> float | None:
         """Mean of the adaptive window in reference sd of the raw values (None: empty)."""
         width = int(self.adwin.width)
         return self.mirror.raw_total() / width if width and self._n else None
@@ -320,7 +322,7 @@ class RiverADWIN(SequentialDetector):
         try:
             blob = base64.b64decode(state["river"], validate=True)
         except (ValueError, TypeError):
-            raise ValueError("adwin: River state is not base64") from None
+            raise InvalidState("adwin: River state is not base64") from None
         restore_river_state(adwin._helper, blob, "adwin")
         adwin._drift_detected = bool(state["detected"])
         det = cls(int(b), int(clock), adwin, _Mirror.from_state(state["mirror"]),

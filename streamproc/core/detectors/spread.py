@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from ..detection import severity_from_spread
-from . import register
-from .base import FitContext, Report
+from ..contracts import severity_from_spread
+from .contract import FitContext, Report
+from .registry import register
 from .two_sided import TwoSidedCusum, fmt
 
 __all__ = ["SpreadCusum"]

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..calibration import cusum_threshold
-from ..cusum import Cusum
-from .base import Blocks, VectorDetector
+from .contract import VectorDetector
+from .engines.integer_cusum import Cusum
+from .inputs import Blocks
 
 __all__ = ["TwoSidedCusum", "fmt"]
 
