@@ -19,6 +19,12 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _pp(x: float) -> str:
+    """A share difference in percentage points, without a "-0"."""
+    v = round(100 * x)
+    return f"{v:+d} pp" if v else "0 pp"
+
+
 def _score_all(corpus: list[Series], results: dict[str, dict[str, object]]
                ) -> dict[str, dict[str, Score]]:
     """series -> detector -> Score, every detector scored after streamproc's reference."""
@@ -42,7 +48,7 @@ def _summary_rows(label: str, scores: list[dict[str, Score]], n_series: int) -> 
         chance = tot.chance / inc if inc else 0.0
         rows.append(f"| {label} | {n_series} | {d} | {inc} | {tot.in_reference} | "
                     f"{tot.caught} ({_pct(caught)}) | {_pct(chance)} | "
-                    f"{100 * (caught - chance):+.0f} pp | {tot.alarms} | "
+                    f"{_pp(caught - chance)} | {tot.alarms} | "
                     f"{tot.fa_per_10k:.1f} |")
     return rows
 
