@@ -13,11 +13,18 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 # Debian tools the integration tests use: promtool (lints /metrics, checks the
 # Prometheus config), prometheus and alertmanager (a real monitoring stack scraping a
-# worker; amtool checks deploy/alertmanager.yml) and kcat (an independent Kafka client).
+# worker; amtool checks deploy/alertmanager.yml), kcat (an independent Kafka client) and
+# kubectl (`kubectl kustomize` renders deploy/kubernetes; Debian's package is
+# kubernetes-client, and any other kubectl on the PATH does as well).
 missing=0
 for tool in promtool prometheus amtool kcat; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
+packages="prometheus prometheus-alertmanager kcat"
+if ! command -v kubectl >/dev/null 2>&1; then
+  missing=1
+  packages="$packages kubernetes-client"
+fi
 # Debian names the Alertmanager binary prometheus-alertmanager; upstream, alertmanager.
 command -v alertmanager >/dev/null 2>&1 || command -v prometheus-alertmanager >/dev/null 2>&1 \
   || missing=1
@@ -25,14 +32,15 @@ if [ "$missing" -eq 1 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    echo "installing prometheus, prometheus-alertmanager and kcat with apt-get..."
+    echo "installing $packages with apt-get..."
     $SUDO apt-get update -qq
     # Whether or not the packages start their own services, the tests run theirs on free ports.
+    # shellcheck disable=SC2086  # one word per package
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      prometheus prometheus-alertmanager kcat >/dev/null
+      $packages >/dev/null
   else
-    echo "warning: prometheus, alertmanager or kcat is missing; the tests that need them" \
-      "will be skipped" >&2
+    echo "warning: prometheus, alertmanager, kcat or kubectl is missing; the tests that" \
+      "need them will be skipped" >&2
   fi
 fi
 
