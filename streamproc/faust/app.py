@@ -29,6 +29,7 @@ from mode import Service
 from prometheus_client import CollectorRegistry
 
 from ..config import Settings, load_settings
+from ..webconfig import check_web_config
 from .engine import FaustMonitors
 
 __all__ = ["add_monitors", "monitor_settings"]
@@ -135,6 +136,9 @@ def add_monitors(
     """
     s = monitor_settings(app, settings, features=features, predictions=predictions,
                          labels=labels)
+    if s.metrics_web_config is not None:
+        # Now, in the team's code, not as a traceback from inside the started app.
+        check_web_config(s.metrics_web_config)
     monitors = FaustMonitors(s, registry, auto_offset_reset=app.conf.consumer_auto_offset_reset)
     service = _MonitorService(app, monitors)
     app.add_dependency(service)
