@@ -13,9 +13,10 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 # Debian tools the integration tests use: promtool (lints /metrics, checks the
 # Prometheus config), prometheus and alertmanager (a real monitoring stack scraping a
-# worker; amtool checks deploy/alertmanager.yml) and kcat (an independent Kafka client).
+# worker; amtool checks deploy/alertmanager.yml), kcat (an independent Kafka client) and
+# openssl (makes the certificates of the TLS tests of metrics_web_config).
 missing=0
-for tool in promtool prometheus amtool kcat; do
+for tool in promtool prometheus amtool kcat openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
 # Debian names the Alertmanager binary prometheus-alertmanager; upstream, alertmanager.
@@ -25,13 +26,13 @@ if [ "$missing" -eq 1 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    echo "installing prometheus, prometheus-alertmanager and kcat with apt-get..."
+    echo "installing prometheus, prometheus-alertmanager, kcat and openssl with apt-get..."
     $SUDO apt-get update -qq
     # Whether or not the packages start their own services, the tests run theirs on free ports.
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      prometheus prometheus-alertmanager kcat >/dev/null
+      prometheus prometheus-alertmanager kcat openssl >/dev/null
   else
-    echo "warning: prometheus, alertmanager or kcat is missing; the tests that need them" \
+    echo "warning: prometheus, alertmanager, kcat or openssl is missing; the tests that need them" \
       "will be skipped" >&2
   fi
 fi
