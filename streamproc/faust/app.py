@@ -132,7 +132,9 @@ def add_monitors(
 
     ``features``, ``predictions`` and ``labels`` are topic names or the app's own
     topics (their serializers do not matter: the monitors read raw bytes); by default
-    the settings' topics. Call it once per app, before the app starts.
+    the settings' topics. Call it once per app, before the app starts. The monitors'
+    HTTP endpoint reads ``metrics_web_config`` (TLS, basic auth) as the worker's does;
+    an invalid file raises ConfigError here.
     """
     s = monitor_settings(app, settings, features=features, predictions=predictions,
                          labels=labels)
