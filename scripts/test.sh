@@ -13,22 +13,26 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 # Debian tools the integration tests use: promtool (lints /metrics, checks the
 # Prometheus config), prometheus and alertmanager (a real monitoring stack scraping a
-# worker; amtool checks deploy/alertmanager.yml), kcat (an independent Kafka client) and
-# kubectl (`kubectl kustomize` renders deploy/kubernetes; Debian's package is
-# kubernetes-client, and any other kubectl on the PATH does as well).
-missing=0
-for tool in promtool prometheus amtool kcat; do
-  command -v "$tool" >/dev/null 2>&1 || missing=1
-done
-packages="prometheus prometheus-alertmanager kcat"
-if ! command -v kubectl >/dev/null 2>&1; then
-  missing=1
-  packages="$packages kubernetes-client"
-fi
+# worker; amtool checks deploy/alertmanager.yml), kcat (an independent Kafka client),
+# openssl (makes the certificates of the TLS tests), stunnel4 (a real TLS terminator in
+# front of the embedded broker) and kubectl (`kubectl kustomize` renders
+# deploy/kubernetes; Debian's package is kubernetes-client, and any other kubectl on the
+# PATH does as well).
+packages=""
+need() { command -v "$1" >/dev/null 2>&1 || packages="$packages $2"; }
+need promtool prometheus
+need prometheus prometheus
+need amtool prometheus-alertmanager
+need kcat kcat
+need openssl openssl
+need stunnel4 stunnel4
+need kubectl kubernetes-client
 # Debian names the Alertmanager binary prometheus-alertmanager; upstream, alertmanager.
 command -v alertmanager >/dev/null 2>&1 || command -v prometheus-alertmanager >/dev/null 2>&1 \
-  || missing=1
-if [ "$missing" -eq 1 ]; then
+  || packages="$packages prometheus-alertmanager"
+# One word per package, each once.
+packages=$(printf '%s\n' $packages | sort -u | tr '\n' ' ')
+if [ -n "${packages// /}" ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -39,8 +43,8 @@ if [ "$missing" -eq 1 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
       $packages >/dev/null
   else
-    echo "warning: prometheus, alertmanager, kcat or kubectl is missing; the tests that" \
-      "need them will be skipped" >&2
+    echo "warning: $packages missing and no apt-get; the tests that need them will be" \
+      "skipped" >&2
   fi
 fi
 

@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     replication_factor: int = Field(1, ge=1)
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(9464, ge=0, le=65535)
+    metrics_web_config: Path | None = Field(
+        None, description="Prometheus web configuration file (exporter-toolkit format, as "
+        "node_exporter's --web.config.file): TLS and basic auth on /metrics, /livez and "
+        "/readyz. Unset: plain HTTP.",
+    )
     checkpoint_interval_seconds: float = Field(
         5.0, gt=0, description="How often monitor state is snapshotted and offsets committed."
     )
@@ -247,6 +252,12 @@ class Settings(BaseSettings):
     )
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     models: dict[str, ModelOverride] = Field(default_factory=dict)
+
+    @field_validator("metrics_web_config", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: Any) -> Any:
+        # STREAMPROC_METRICS_WEB_CONFIG= (empty) means unset, not the current directory.
+        return None if value == "" else value
 
     def input_topics(self) -> dict[str, str]:
         """Input kind to topic name."""
@@ -338,6 +349,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     try:
         settings: Settings = _Settings(**overrides)
         settings.detection_config()  # surfaces invalid combinations now, not at the first event
+        if settings.metrics_web_config is not None:
+            from .webconfig import check_web_config
+
+            check_web_config(settings.metrics_web_config)  # ConfigError: one sentence
     except ValidationError as exc:
         raise _explain(exc, origin + " / STREAMPROC_* environment") from None
     except ValueError as exc:

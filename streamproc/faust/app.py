@@ -29,6 +29,7 @@ from mode import Service
 from prometheus_client import CollectorRegistry
 
 from ..config import Settings, load_settings
+from ..webconfig import check_web_config
 from .engine import FaustMonitors
 
 __all__ = ["add_monitors", "monitor_settings"]
@@ -131,10 +132,15 @@ def add_monitors(
 
     ``features``, ``predictions`` and ``labels`` are topic names or the app's own
     topics (their serializers do not matter: the monitors read raw bytes); by default
-    the settings' topics. Call it once per app, before the app starts.
+    the settings' topics. Call it once per app, before the app starts. The monitors'
+    HTTP endpoint reads ``metrics_web_config`` (TLS, basic auth) as the worker's does;
+    an invalid file raises ConfigError here.
     """
     s = monitor_settings(app, settings, features=features, predictions=predictions,
                          labels=labels)
+    if s.metrics_web_config is not None:
+        # Now, in the team's code, not as a traceback from inside the started app.
+        check_web_config(s.metrics_web_config)
     monitors = FaustMonitors(s, registry, auto_offset_reset=app.conf.consumer_auto_offset_reset)
     service = _MonitorService(app, monitors)
     app.add_dependency(service)

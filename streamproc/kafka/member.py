@@ -75,7 +75,8 @@ class GroupMember:
         """Serve HTTP, check the broker, create topics, open outputs and checkpoints."""
         s = self.settings
         if self.http is None:
-            self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health)
+            self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health,
+                                     s.metrics_web_config)
             self.http.start()
         client = check_reachable(s.broker, s.broker_timeout_seconds)
         self.partition_count = ensure_topics(client, s)

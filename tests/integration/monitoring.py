@@ -112,3 +112,22 @@ def start_prometheus(workdir: Path, target: str, alertmanager: str) -> Service:
 def query(prometheus: Service, expr: str) -> dict[str, Any]:
     """An instant query's answer: ``status`` and ``data`` (or ``error``)."""
     return get_json(f"{prometheus.base}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")
+
+
+def start_prometheus_jobs(workdir: Path, jobs: list[dict[str, Any]]) -> Service:
+    """Prometheus scraping every second with only ``jobs`` (scrape configs), no rules."""
+    config = {"global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+              "scrape_configs": jobs}
+    path = workdir / "prometheus.yml"
+    path.write_text(yaml.safe_dump(config))
+    port = free_port()
+    args = [binary("prometheus"), f"--config.file={path}",
+            f"--storage.tsdb.path={workdir / 'prometheus-data'}",
+            f"--web.listen-address=127.0.0.1:{port}"]
+    return Service(args, port, workdir / "prometheus.log")
+
+
+def targets(prometheus: Service) -> dict[str, dict[str, Any]]:
+    """The active targets by job name (each job here scrapes one target)."""
+    answer = get_json(f"{prometheus.base}/api/v1/targets?state=active")
+    return {t["labels"]["job"]: t for t in answer["data"]["activeTargets"]}
