@@ -13,9 +13,11 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 
 # Debian tools the integration tests use: promtool (lints /metrics, checks the
 # Prometheus config), prometheus and alertmanager (a real monitoring stack scraping a
-# worker; amtool checks deploy/alertmanager.yml) and kcat (an independent Kafka client).
+# worker; amtool checks deploy/alertmanager.yml), kcat (an independent Kafka client),
+# stunnel4 (terminates TLS in front of the embedded broker) and openssl (makes the
+# certificates for it).
 missing=0
-for tool in promtool prometheus amtool kcat; do
+for tool in promtool prometheus amtool kcat stunnel4 openssl; do
   command -v "$tool" >/dev/null 2>&1 || missing=1
 done
 # Debian names the Alertmanager binary prometheus-alertmanager; upstream, alertmanager.
@@ -25,14 +27,14 @@ if [ "$missing" -eq 1 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-    echo "installing prometheus, prometheus-alertmanager and kcat with apt-get..."
+    echo "installing prometheus, prometheus-alertmanager, kcat, stunnel4 and openssl with apt-get..."
     $SUDO apt-get update -qq
     # Whether or not the packages start their own services, the tests run theirs on free ports.
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
-      prometheus prometheus-alertmanager kcat >/dev/null
+      prometheus prometheus-alertmanager kcat stunnel4 openssl >/dev/null
   else
-    echo "warning: prometheus, alertmanager or kcat is missing; the tests that need them" \
-      "will be skipped" >&2
+    echo "warning: prometheus, alertmanager, kcat, stunnel4 or openssl is missing; the tests" \
+      "that need them will be skipped" >&2
   fi
 fi
 
