@@ -31,7 +31,7 @@ from streamproc.errors import ConfigError
 from streamproc.faust.credentials import broker_credentials
 from streamproc.kafka.common import base_config, consumer_config
 
-from .conftest import REPO
+from .conftest import REPO, wait_until
 from .integration.tls import KEY_PASSPHRASE, Certificates
 
 RECIPES = REPO / "examples" / "kafka"
@@ -111,8 +111,6 @@ def token_endpoint() -> Iterator[str]:
 def test_oidc_recipe_asks_the_token_endpoint_with_its_client_credentials(
     token_endpoint: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from .conftest import wait_until
-
     monkeypatch.setenv("STREAMPROC_OIDC_CLIENT_SECRET", SECRET)
     # Only the endpoint changes (nested environment over the file): nothing leaves 127.0.0.1.
     monkeypatch.setenv("STREAMPROC_KAFKA__sasl.oauthbearer.token.endpoint.url", token_endpoint)
@@ -146,10 +144,20 @@ def test_event_producer_takes_the_kafka_properties(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="kafka.bootstrap.servers cannot be set: it is "
                        "EventProducer's first argument"):
         EventProducer(closed, kafka={"bootstrap.servers": closed})
+    lines: list[str] = []
+
+    class Log:
+        def log(self, _level: int, fmt: str, *args: Any) -> None:
+            lines.append(fmt % args)
+
     producer = EventProducer(closed, kafka={"security.protocol": "SASL_PLAINTEXT",
                                             "sasl.mechanism": "PLAIN", "sasl.username": "u",
-                                            "sasl.password": {"file": str(secret)}})
-    assert producer.in_flight == 0
+                                            "sasl.password": {"file": str(secret)}},
+                             config={"logger": Log(), "log_level": 7, "debug": "security"})
+    wait_until(lambda: producer._producer.poll(0.1) is not None and any(  # serves the log
+        "Selected provider PLAIN (builtin) for SASL mechanism PLAIN" in line for line in lines),
+        10, "librdkafka's SASL set-up")
+    assert not any(SECRET in line for line in lines)
 
 
 @pytest.fixture(scope="module")
