@@ -59,10 +59,14 @@ class EmbeddedBroker:
     127.0.0.1:...
     """
 
-    def __init__(self, port: int = 9092, host: str = "127.0.0.1", log_file: Path | None = None):
+    def __init__(self, port: int = 9092, host: str = "127.0.0.1", log_file: Path | None = None,
+                 advertised_port: int | None = None):
         self.host = host
         self.port = port
         self.log_file = log_file
+        # The port clients are told to connect to (metadata responses): another process
+        # may listen there and relay to ``port``, e.g. a TLS terminator (stunnel).
+        self.advertised_port = advertised_port or port
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -76,11 +80,12 @@ class EmbeddedBroker:
                 "choose another with --port"
             )
         url = f"tcp://{self.host}:{self.port}"
+        advertised = f"tcp://{self.host}:{self.advertised_port}"
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
                 [broker_binary(), "broker", "--listener-url", url,
-                 "--advertised-listener-url", url],
+                 "--advertised-listener-url", advertised],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

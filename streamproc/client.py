@@ -5,6 +5,13 @@
 ...     events.send_features("churn", "v3", "req-17", {"age": 41, "plan": "pro"})
 ...     events.send_prediction("churn", "v3", "req-17", 0.83)
 
+A secured cluster takes the same ``kafka`` properties as the worker (values may be
+``{"file": PATH}`` or ``{"env": NAME}``), or the worker's own settings file:
+
+>>> EventProducer("broker:9093", kafka={"security.protocol": "SSL",       # doctest: +SKIP
+...                                      "ssl.ca.location": "/etc/kafka/ca.pem"})
+>>> EventProducer.from_settings("streamproc.yaml")                        # doctest: +SKIP
+
 Events are keyed by model_id and validated against ``schemas/`` before they leave
 the process, so a serving bug shows up as a ``ValueError`` at the call site, not as
 a dead letter later. Delivery is asynchronous and retried by librdkafka (through
@@ -18,15 +25,21 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
 from .core import validator
-from .errors import StreamprocError
+from .errors import ConfigError, StreamprocError
+from .kafka.properties import redact, refusal, resolve, reveal
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 __all__ = ["DeliveryError", "DeliveryFailure", "EventProducer"]
 
@@ -54,6 +67,12 @@ class DeliveryError(StreamprocError):
         )
 
 
+_SDK_REFUSED = {
+    "bootstrap.servers": "it is EventProducer's first argument",
+    "metadata.broker.list": "bootstrap.servers is EventProducer's first argument",
+}
+
+
 def _check_finite(where: str, values: dict[str, Any] | None) -> None:
     for name, v in (values or {}).items():
         if isinstance(v, float) and not math.isfinite(v):
@@ -76,8 +95,13 @@ class EventProducer:
     delivery_timeout_s
         How long librdkafka keeps retrying an event (through broker outages) before
         reporting it as failed.
+    kafka
+        librdkafka properties for the connection (``security.protocol``, ``ssl.*``,
+        ``sasl.*``, ...), as in the worker's ``kafka`` setting: a value may be
+        ``{"file": PATH}`` or ``{"env": NAME}``. Only ``bootstrap.servers`` is refused
+        (it is ``bootstrap``). Bad properties raise ConfigError in one sentence.
     config
-        Extra librdkafka settings, e.g. ``{"linger.ms": 20}``.
+        Extra librdkafka settings, e.g. ``{"linger.ms": 20}`` (applied last).
     """
 
     def __init__(
@@ -90,7 +114,12 @@ class EventProducer:
         validate: bool = True,
         delivery_timeout_s: float = 300.0,
         config: dict[str, Any] | None = None,
+        kafka: Mapping[str, Any] | None = None,
     ) -> None:
+        try:
+            connection = resolve(kafka or {}, refused=_SDK_REFUSED)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
         settings = {
             "bootstrap.servers": bootstrap,
             "client.id": "streamproc-sdk",
@@ -99,9 +128,15 @@ class EventProducer:
             "enable.idempotence": False,
             "message.timeout.ms": int(delivery_timeout_s * 1000),
             "log_level": 3,
+            **reveal(connection),
             **(config or {}),
         }
-        self._producer = Producer(settings)
+        try:
+            self._producer = Producer(settings)
+        except KafkaException as exc:
+            raise refusal(exc, settings, "producer") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"EventProducer: {redact(str(exc), settings)}") from None
         self._topics = {
             "features": features_topic,
             "predictions": predictions_topic,
@@ -112,6 +147,21 @@ class EventProducer:
         self.failures: list[DeliveryFailure] = []
         self.delivered = 0
         self.sent = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | str | Path | None = None,
+                      **options: Any) -> EventProducer:
+        """A producer on the broker, topics and ``kafka`` properties of streamproc's
+        settings: a Settings object, or a config file (with ``STREAMPROC_*`` applied, as
+        the worker reads it; None: the environment alone). ``options`` are the
+        constructor's (``validate``, ``delivery_timeout_s``, ``config``)."""
+        from .config import Settings as _Settings
+        from .config import load_settings
+
+        s = settings if isinstance(settings, _Settings) else load_settings(settings)
+        return cls(s.broker, features_topic=s.features_topic,
+                   predictions_topic=s.predictions_topic, labels_topic=s.labels_topic,
+                   kafka=s.kafka_properties(), **options)
 
     # -- sending ---------------------------------------------------------------------------
     def send_features(

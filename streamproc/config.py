@@ -7,12 +7,21 @@ the ``--config`` file (YAML or TOML), the defaults below.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -25,6 +34,7 @@ from .core import (
     parse_duration,
 )
 from .errors import ConfigError
+from .kafka import properties as kafka_properties
 from .webhooks.settings import WebhookList
 
 __all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
@@ -172,6 +182,14 @@ class ModelOverride(BaseModel):
     _seasons = field_validator("seasonality", "feature_seasonality")(_check_durations)
 
 
+def _kafka(raw: dict[str, Any]) -> dict[str, str | SecretStr]:
+    return kafka_properties.resolve(raw)
+
+
+# librdkafka property -> value: files and variables read, secrets as SecretStr.
+KafkaProperties = Annotated[dict[str, Any], AfterValidator(_kafka)]
+
+
 class Settings(BaseSettings):
     """Everything a worker, the demo and the CLI read."""
 
@@ -183,6 +201,12 @@ class Settings(BaseSettings):
     group_id: str = Field("streamproc", description="Consumer group of the workers.")
     broker_timeout_seconds: float = Field(
         15.0, gt=0, description="How long to wait for the broker at start-up."
+    )
+    kafka: KafkaProperties = Field(
+        default_factory=dict,
+        description="librdkafka properties for every client (security.protocol, ssl.*, "
+        "sasl.*, ...); a value may be {file: PATH} or {env: NAME}; see "
+        "streamproc.kafka.properties for the ones streamproc refuses.",
     )
     features_topic: str = "features"
     predictions_topic: str = "predictions"
@@ -288,6 +312,10 @@ class Settings(BaseSettings):
             join_window_seconds=self.join_window_seconds,
         )
 
+    def kafka_properties(self) -> dict[str, str]:
+        """The ``kafka`` properties as librdkafka takes them (secrets revealed)."""
+        return kafka_properties.reveal(self.kafka)
+
     def state_key_bytes(self) -> bytes | None:
         return self.state_key.get_secret_value().encode() if self.state_key else None
 
@@ -321,6 +349,10 @@ def _explain(exc: ValidationError, origin: str) -> ConfigError:
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"]) or "settings"
     got = first.get("input")
+    if first["loc"] and first["loc"][0] == "kafka":
+        # The sentence names the property itself; an input there may be a secret.
+        msg = first["msg"].removeprefix("Value error, ")
+        return ConfigError(f"{origin}: {msg if msg.startswith('kafka') else f'kafka: {msg}'}")
     hint = "" if isinstance(got, dict) else f" (got {got!r})"
     return ConfigError(f"{origin}: {where}: {first['msg']}{hint}")
 
@@ -356,5 +388,16 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     except ValidationError as exc:
         raise _explain(exc, origin + " / STREAMPROC_* environment") from None
     except ValueError as exc:
+        field = re.search(r'parsing value for field "(\w+)" from source "EnvSettings', str(exc))
+        if field:  # pydantic-settings' SettingsError: a complex setting that is not JSON
+            raise ConfigError(
+                f"STREAMPROC_{field.group(1).upper()} is not valid JSON; complex settings are "
+                'JSON in the environment, e.g. STREAMPROC_KAFKA=\'{"security.protocol": "SSL"}\''
+            ) from None
         raise ConfigError(f"{origin}: {exc}") from None
+    if settings.kafka:
+        try:
+            kafka_properties.check_with_librdkafka(settings.kafka)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin} / STREAMPROC_* environment: {exc}") from None
     return settings

@@ -49,7 +49,8 @@ a unit, e.g. 30s, 10m, 2h or 1d
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker", help="bootstrap HOST:PORT (env STREAMPROC_BROKER; default "
                    "127.0.0.1:9092)")
-    p.add_argument("--config", help="YAML or TOML settings file (for broker and alerts_topic)")
+    p.add_argument("--config", help="YAML or TOML settings file (for broker, kafka and "
+                   "alerts_topic)")
     p.add_argument("--follow", "-f", action="store_true",
                    help="keep printing new alerts until Ctrl-C")
     p.add_argument("--model", action="append", metavar="M",
@@ -76,7 +77,8 @@ def run_alerts(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    feed = AlertFeed(settings.broker, settings.alerts_topic, settings.broker_timeout_seconds)
+    feed = AlertFeed(settings.broker, settings.alerts_topic, settings.broker_timeout_seconds,
+                     settings.kafka_properties())
     try:
         feed.start(since_ms)
         for message in feed.messages(args.follow, stop):

@@ -84,7 +84,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
             return orjson.dumps(value).decode()  # complex settings are JSON in the environment
         return str(value)
 
-    for key, value in settings.model_dump(exclude={"detection", "models", "state_key"}).items():
+    exclude = {"detection", "models", "state_key", "kafka"}
+    for key, value in settings.model_dump(exclude=exclude).items():
         if value is not None:
             env[f"STREAMPROC_{key.upper()}"] = text(value)
     for key, value in settings.detection.model_dump().items():
@@ -92,6 +93,8 @@ def worker_env(settings: Settings) -> dict[str, str]:
             env[f"STREAMPROC_DETECTION__{key.upper()}"] = text(value)
     if settings.state_key is not None:
         env["STREAMPROC_STATE_KEY"] = settings.state_key.get_secret_value()
+    if settings.kafka:  # secrets revealed: the subprocess must be able to connect
+        env["STREAMPROC_KAFKA"] = orjson.dumps(settings.kafka_properties()).decode()
     return env
 
 
@@ -126,7 +129,8 @@ def producer(target: EmbeddedBroker | str) -> Producer:
     return Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "log_level": 3})
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Any]:
+def read_topic(bootstrap: str, topic: str, timeout: float = 10.0,
+               kafka: dict[str, str] | None = None) -> list[Any]:
     """All messages currently in ``topic`` (no consumer group: no join delay).
 
     Reads each partition to its end-of-partition event, not to the high watermark of a
@@ -134,7 +138,8 @@ def read_topic(bootstrap: str, topic: str, timeout: float = 10.0) -> list[Any]:
     read that stopped there would miss the rest of a multi-record batch.
     """
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "test-reader",
-                  "enable.auto.commit": False, "enable.partition.eof": True, "log_level": 3})
+                  "enable.auto.commit": False, "enable.partition.eof": True, "log_level": 3,
+                  **(kafka or {})})
     try:
         meta = c.list_topics(topic, timeout=timeout).topics[topic]
         ends = {}

@@ -15,6 +15,11 @@ It registers, on the app:
 
 The app's consumer group (its ``id``) is the monitors' group: its committed offsets
 say where monitors without state start, and state records are keyed by it.
+
+The app's ``broker_credentials`` are the team's and secure the app's own clients;
+streamproc's librdkafka clients (outputs, state, offsets) take the settings' ``kafka``
+properties (``STREAMPROC_KAFKA``, or ``settings=``), which must give them the same
+access: an ``ssl.SSLContext`` cannot be turned back into librdkafka properties.
 """
 
 from __future__ import annotations
@@ -141,6 +146,10 @@ def add_monitors(
     if s.metrics_web_config is not None:
         # Now, in the team's code, not as a traceback from inside the started app.
         check_web_config(s.metrics_web_config)
+    if app.conf.broker_credentials is not None and not s.kafka:
+        _log.warning("the app has broker_credentials but streamproc's kafka settings are "
+                     "empty: the monitors' own clients connect in PLAINTEXT; set "
+                     "STREAMPROC_KAFKA (or pass settings=) with the same access")
     monitors = FaustMonitors(s, registry, auto_offset_reset=app.conf.consumer_auto_offset_reset)
     service = _MonitorService(app, monitors)
     app.add_dependency(service)

@@ -97,7 +97,8 @@ class FaustMonitors(GroupMember):
             return
         s = self.settings
         self._open()
-        self._starts = GroupStarts(s.broker, s.group_id, self.auto_offset_reset)
+        self._starts = GroupStarts(s.broker, s.group_id, self.auto_offset_reset,
+                                   s.kafka_properties())
         assert self.http is not None
         _log.info(
             "streamproc monitors for group %s on %s (%d partitions per input topic); "

@@ -11,12 +11,12 @@ joining the group, so the Faust app's membership is not disturbed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from ..errors import BrokerError
-from ..kafka.common import base_config
+from ..kafka.common import base_config, new_consumer
 
 __all__ = ["GroupStarts"]
 
@@ -24,12 +24,13 @@ __all__ = ["GroupStarts"]
 class GroupStarts:
     """Start offsets of a consumer group's partitions (one short-lived reader)."""
 
-    def __init__(self, bootstrap: str, group: str, auto_offset_reset: str = "earliest") -> None:
+    def __init__(self, bootstrap: str, group: str, auto_offset_reset: str = "earliest",
+                 kafka: Mapping[str, str] | None = None) -> None:
         self.auto_offset_reset = auto_offset_reset
-        config = base_config(bootstrap, f"streamproc-starts-{group}")
         # Only committed() and watermarks are used: nothing is subscribed or committed.
-        config.update({"group.id": group, "enable.auto.commit": False})
-        self._reader = Consumer(config)
+        config = base_config(bootstrap, f"streamproc-starts-{group}", kafka,
+                             {"group.id": group, "enable.auto.commit": False})
+        self._reader = new_consumer(config)
 
     def group_start(
         self, partitions: Iterable[tuple[str, int]], timeout: float = 15.0

@@ -1,7 +1,9 @@
 """``streamproc worker --engine faust``: a Faust app that only runs the monitors.
 
 Same topics, settings, state topic, alerts, dead letters, metrics and HTTP endpoint
-as the default worker; the consumer group is ``group_id`` (the app's id).
+as the default worker; the consumer group is ``group_id`` (the app's id). The ``kafka``
+setting's security properties become the app's ``broker_credentials``
+(:mod:`streamproc.faust.credentials`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import faust
 
 from ..config import Settings
 from .app import add_monitors
+from .credentials import broker_credentials
 from .engine import FaustMonitors
 
 __all__ = ["build_app", "run_worker"]
@@ -22,6 +25,7 @@ def build_app(settings: Settings, datadir: str) -> tuple[faust.App, FaustMonitor
     app = faust.App(
         settings.group_id,
         broker=[f"kafka://{server.strip()}" for server in settings.broker.split(",")],
+        broker_credentials=broker_credentials(settings.kafka_properties()),
         autodiscover=False,
         # The monitors serve /metrics, /livez and /readyz themselves.
         web_enabled=False,

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
-    Consumer,
     KafkaError,
     KafkaException,
     Message,
@@ -27,7 +26,7 @@ from confluent_kafka import (
 )
 
 from ..errors import BrokerError
-from .common import check_reachable, consumer_config
+from .common import check_reachable, consumer_config, new_consumer
 
 __all__ = ["AlertFeed"]
 
@@ -39,14 +38,16 @@ POLL_TIMEOUT_SECONDS = 0.2  # how quickly Ctrl-C ends a --follow
 class AlertFeed:
     """The messages of ``topic``, oldest first per partition."""
 
-    def __init__(self, bootstrap: str, topic: str, timeout: float = 15.0) -> None:
-        check_reachable(bootstrap, timeout)
+    def __init__(self, bootstrap: str, topic: str, timeout: float = 15.0,
+                 kafka: Mapping[str, str] | None = None) -> None:
+        check_reachable(bootstrap, timeout, kafka)
         self.topic = topic
         self.timeout = timeout
-        config = consumer_config(bootstrap, "streamproc-alerts")
         # librdkafka wants a group id even for assign(); nothing is ever committed to it.
-        config.update({"group.id": "streamproc-alerts-reader", "enable.auto.commit": False})
-        self._consumer = Consumer(config)
+        config = consumer_config(bootstrap, "streamproc-alerts", kafka,
+                                 {"group.id": "streamproc-alerts-reader",
+                                  "enable.auto.commit": False})
+        self._consumer = new_consumer(config)
         meta = self._consumer.list_topics(topic, timeout=timeout).topics.get(topic)
         if meta is None or meta.error is not None or not meta.partitions:
             self._consumer.close()

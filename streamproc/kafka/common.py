@@ -1,18 +1,34 @@
-"""Client configuration shared by the worker's consumer, producer and admin client."""
+"""Client configuration shared by every librdkafka client streamproc creates.
+
+Each client's configuration is layered: streamproc's defaults, then what its role
+needs, then the user's ``kafka`` properties (streamproc.kafka.properties refuses
+the ones a role relies on, so the last layer only adds security and tuning).
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Mapping
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 
 from ..errors import BrokerError
+from .diagnose import ConnectionWatch, failure_sentence
+from .properties import redact, refusal
 
-__all__ = ["FETCH_QUEUE_BACKOFF_MS", "admin", "base_config", "check_reachable", "consumer_config"]
+__all__ = [
+    "FETCH_QUEUE_BACKOFF_MS", "admin", "base_config", "check_reachable", "consumer_config",
+    "new_consumer", "new_producer",
+]
 
 _log = logging.getLogger("streamproc.kafka")
+
+# How long one metadata request of the start-up check may take before the check
+# looks at what the connection attempts reported (a TLS or SASL failure ends it).
+CHECK_STEP_SECONDS = 0.5
 
 
 def _on_error(err: KafkaError) -> None:
@@ -23,7 +39,9 @@ def _on_error(err: KafkaError) -> None:
         _log.error("kafka client error: %s", err.str())
 
 
-def base_config(bootstrap: str, client_id: str) -> dict[str, Any]:
+def base_config(bootstrap: str, client_id: str, kafka: Mapping[str, str] | None = None,
+                role: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """streamproc's defaults, the ``role``'s properties, then the user's ``kafka`` ones."""
     return {
         "bootstrap.servers": bootstrap,
         "client.id": client_id,
@@ -31,6 +49,8 @@ def base_config(bootstrap: str, client_id: str) -> dict[str, Any]:
         # librdkafka's own log lines at warning and above only, through Python logging.
         "log_level": 4,
         "logger": logging.getLogger("librdkafka"),
+        **(role or {}),
+        **(kafka or {}),
     }
 
 
@@ -43,23 +63,71 @@ def base_config(bootstrap: str, client_id: str) -> dict[str, Any]:
 FETCH_QUEUE_BACKOFF_MS = 10
 
 
-def consumer_config(bootstrap: str, client_id: str) -> dict[str, Any]:
+def consumer_config(bootstrap: str, client_id: str, kafka: Mapping[str, str] | None = None,
+                    role: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """:func:`base_config` for a consumer that reads backlogs: no one-second fetch pause."""
-    return {**base_config(bootstrap, client_id), "fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS}
+    return base_config(bootstrap, client_id, kafka,
+                       {"fetch.queue.backoff.ms": FETCH_QUEUE_BACKOFF_MS, **(role or {})})
 
 
-def admin(bootstrap: str) -> AdminClient:
-    return AdminClient(base_config(bootstrap, "streamproc-admin"))
-
-
-def check_reachable(bootstrap: str, timeout: float = 15.0) -> AdminClient:
-    """An admin client on a broker that answered a metadata request, or BrokerError."""
-    client = admin(bootstrap)
+def new_consumer(config: dict[str, Any]) -> Consumer:
+    """A Consumer, or ConfigError naming the property librdkafka refused."""
     try:
-        client.list_topics(timeout=timeout)
+        return Consumer(config)
     except KafkaException as exc:
-        raise BrokerError(
-            f"cannot reach a Kafka broker at {bootstrap} within {timeout:.0f}s "
-            f"({exc.args[0].str()}); start one with `streamproc broker` or pass --broker HOST:PORT"
-        ) from None
+        raise refusal(exc, config, "consumer") from None
+
+
+def new_producer(config: dict[str, Any]) -> Producer:
+    """A Producer, or ConfigError naming the property librdkafka refused."""
+    try:
+        return Producer(config)
+    except KafkaException as exc:
+        raise refusal(exc, config, "producer") from None
+
+
+def admin(bootstrap: str, kafka: Mapping[str, str] | None = None) -> AdminClient:
+    try:
+        return AdminClient(base_config(bootstrap, "streamproc-admin", kafka))
+    except KafkaException as exc:
+        raise refusal(exc, kafka, "admin client") from None
+
+
+def check_reachable(bootstrap: str, timeout: float = 15.0,
+                    kafka: Mapping[str, str] | None = None) -> AdminClient:
+    """An admin client on a broker that answered a metadata request, or BrokerError.
+
+    A TLS or SASL failure ends the wait early, with what to fix (streamproc.kafka.diagnose);
+    until the broker answers, the connection attempts' errors are not logged.
+    """
+    watch = ConnectionWatch(_on_error)
+    config = {**base_config(bootstrap, "streamproc-admin", kafka),
+              "error_cb": watch, "logger": watch}
+    try:
+        client = AdminClient(config)
+    except KafkaException as exc:
+        raise refusal(exc, kafka, "admin client") from None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.list_topics(timeout=max(min(CHECK_STEP_SECONDS, deadline - time.monotonic()),
+                                           0.01))
+            break
+        except KafkaException as exc:
+            client.poll(0)  # serves error_cb and the log lines
+            failure = watch.last
+            if watch.definite or (failure and time.monotonic() >= deadline):
+                raise BrokerError(redact(failure_sentence(failure, bootstrap, kafka or {}),
+                                         kafka)) from None
+            if time.monotonic() >= deadline:
+                protocol = (kafka or {}).get("security.protocol")
+                hint = (f", and check that kafka.security.protocol ({protocol}) is what the "
+                        "listener speaks" if protocol else "")
+                raise BrokerError(
+                    f"cannot reach a Kafka broker at {bootstrap} within {timeout:.0f}s "
+                    f"({exc.args[0].str()}); start one with `streamproc broker` or pass "
+                    f"--broker HOST:PORT{hint}"
+                ) from None
+    client.poll(0)
+    watch.checking = False
     return client

@@ -93,10 +93,11 @@ class _Answers:
 class ConsumerLag:
     """Keep a ``{topic, partition}`` gauge equal to a group consumer's lag."""
 
-    def __init__(self, bootstrap: str, group_id: str, gauge: Gauge) -> None:
+    def __init__(self, bootstrap: str, group_id: str, gauge: Gauge,
+                 kafka: Mapping[str, str] | None = None) -> None:
         self.group_id = group_id
         self.gauge = gauge
-        self._admin = admin(bootstrap)
+        self._admin = admin(bootstrap, kafka)
         self._answers = _Answers()
         self._exported: set[Key] = set()
 

@@ -78,7 +78,7 @@ class GroupMember:
             self.http = HttpEndpoint(s.metrics_host, s.metrics_port, self.registry, self.health,
                                      s.metrics_web_config)
             self.http.start()
-        client = check_reachable(s.broker, s.broker_timeout_seconds)
+        client = check_reachable(s.broker, s.broker_timeout_seconds, s.kafka_properties())
         self.partition_count = ensure_topics(client, s)
         self._outputs = Outputs(s, on_failure=self._delivery_failed)
         self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,

@@ -14,12 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from .. import cloudevents
 from ..config import Settings
 from ..core import Rejection
-from .common import base_config
+from .common import base_config, new_producer
 
 __all__ = ["Outputs", "dead_letter_headers"]
 
@@ -50,8 +50,9 @@ class Outputs:
 
     def __init__(self, settings: Settings, on_failure: Callable[[str, str], None] | None = None):
         self.settings = settings
-        config = base_config(settings.broker, f"streamproc-worker-{settings.group_id}")
-        config.update(
+        config = base_config(
+            settings.broker, f"streamproc-worker-{settings.group_id}",
+            settings.kafka_properties(),
             {
                 "acks": "all",
                 "linger.ms": 5,
@@ -59,9 +60,9 @@ class Outputs:
                 "message.max.bytes": _MAX_MESSAGE_BYTES,
                 # Keep retrying through broker outages; flush() reports what is still pending.
                 "message.timeout.ms": 0,
-            }
+            },
         )
-        self._producer = Producer(config)
+        self._producer = new_producer(config)
         self._on_failure = on_failure
         self._in_flight = 0
         self._retry: list[tuple[str, bytes | None, bytes, list[tuple[str, bytes]] | None, int]] = []

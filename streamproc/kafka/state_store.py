@@ -14,12 +14,12 @@ import time
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from ..config import Settings
 from ..core import snapshot
 from ..errors import BrokerError, SnapshotError
-from .common import consumer_config
+from .common import consumer_config, new_consumer
 
 __all__ = ["StateStore"]
 
@@ -34,8 +34,9 @@ class StateStore:
         self.settings = settings
         self.topic = settings.state_topic
         self.key = settings.state_key_bytes()
-        config = consumer_config(settings.broker, f"streamproc-state-{settings.group_id}")
-        config.update(
+        config = consumer_config(
+            settings.broker, f"streamproc-state-{settings.group_id}",
+            settings.kafka_properties(),
             {
                 # Only assign() is used: no group is joined and nothing is committed.
                 "group.id": f"{settings.group_id}.state-reader",
@@ -43,9 +44,9 @@ class StateStore:
                 "enable.partition.eof": True,
                 "fetch.max.bytes": 128 * 1024 * 1024,
                 "max.partition.fetch.bytes": 128 * 1024 * 1024,
-            }
+            },
         )
-        self._reader = Consumer(config)
+        self._reader = new_consumer(config)
 
     def record_key(self, partition: int) -> bytes:
         return f"{self.settings.group_id}/{partition}".encode()

@@ -38,7 +38,7 @@ from ..config import Settings
 from ..webhooks.delivery import backoff, post
 from ..webhooks.metrics import WebhookMetrics
 from ..webhooks.settings import Webhook
-from .common import consumer_config
+from .common import consumer_config, new_consumer
 from .lag import partition_lags
 
 __all__ = ["WebhookRelay", "WebhookRelays"]
@@ -66,8 +66,8 @@ class WebhookRelay(threading.Thread):
         self.group_id = group_of(settings, hook)
         self._stopping = threading.Event()
         self._started_ms = int(time.time() * 1000)
-        config = consumer_config(settings.broker, f"streamproc-webhook-{hook.name}")
-        config.update({
+        config = consumer_config(settings.broker, f"streamproc-webhook-{hook.name}",
+                                 settings.kafka_properties(), {
             "group.id": self.group_id,
             # Offsets are stored by hand once a webhook is done with an alert, and
             # committed by librdkafka (every second, on rebalance, on close).
@@ -78,7 +78,7 @@ class WebhookRelay(threading.Thread):
             "session.timeout.ms": settings.session_timeout_ms,
             "heartbeat.interval.ms": settings.heartbeat_interval_ms,
         })
-        self._consumer = Consumer(config)
+        self._consumer = new_consumer(config)
         self._pending: collections.deque[Message] = collections.deque()
         self._failures = 0  # failed attempts in a row of the alert at the head
         self._next_attempt = 0.0

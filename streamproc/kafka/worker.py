@@ -32,7 +32,7 @@ from ..config import Settings
 from ..errors import BrokerError
 from ..processing import MessageBatch, Rewind
 from ..webhooks.settings import resolve as resolve_webhooks
-from .common import consumer_config
+from .common import consumer_config, new_consumer
 from .lag import ConsumerLag
 from .member import KIND_ORDER, RESTORE_RETRY_SECONDS, GroupMember
 from .webhook_relay import WebhookRelays
@@ -84,9 +84,10 @@ class Worker(GroupMember):
         hooks = resolve_webhooks(s.alert_webhooks, os.environ)  # a missing secret stops here
         self._open()
         assert self.http is not None
-        self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag)
-        config = consumer_config(s.broker, f"streamproc-worker-{s.group_id}")
-        config.update(
+        kafka = s.kafka_properties()
+        self._lag = ConsumerLag(s.broker, s.group_id, self.metrics.consumer_lag, kafka)
+        config = consumer_config(
+            s.broker, f"streamproc-worker-{s.group_id}", kafka,
             {
                 "group.id": s.group_id,
                 "enable.auto.commit": False,
@@ -97,9 +98,9 @@ class Worker(GroupMember):
                 "heartbeat.interval.ms": s.heartbeat_interval_ms,
                 "max.poll.interval.ms": s.max_poll_interval_ms,
                 "fetch.wait.max.ms": s.fetch_wait_max_ms,
-            }
+            },
         )
-        self._consumer = Consumer(config)
+        self._consumer = new_consumer(config)
         self._consumer.subscribe(
             list(self.topics.values()),
             on_assign=self._on_assign,
