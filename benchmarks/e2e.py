@@ -93,8 +93,11 @@ from _e2e_runs import (  # noqa: E402
 
 from streamproc.broker import EmbeddedBroker, free_port  # noqa: E402
 from streamproc.config import load_settings  # noqa: E402
-from streamproc.core import snapshot  # noqa: E402
-from streamproc.core import EventDecoder, PartitionMonitors  # noqa: E402
+from streamproc.core import (  # noqa: E402
+    EventDecoder,
+    PartitionMonitors,
+    snapshot,  # noqa: E402
+)
 from streamproc.processing import tune_gc  # noqa: E402
 
 BATCH = 5000  # the worker's batch_size (one poll): the core alone gets batches this size

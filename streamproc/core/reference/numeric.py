@@ -1,13 +1,15 @@
 """What a numeric monitor learns from its reference window.
 
 :class:`ReferenceWindow` collects it: the first ``reference_size`` values, and when
-those show dependence (:mod:`streamproc.core.stats.dependence`), more, up to ``VIF`` times as many, of
-which every k-th is kept, so that a slow cycle or a wandering level is covered.
+those show dependence (:mod:`streamproc.core.stats.dependence`), more, up to ``VIF``
+times as many, of which every k-th is kept, so that a slow cycle or a wandering level
+is covered.
 :class:`NumericReference` is what is learnt from it:
 
 * the raw mean, standard deviation and range (for reports and the range test);
-* the normal-score sketch (:mod:`streamproc.core.stats.normal_scores`): every value is mapped to the normal
-  quantile of its place in the reference distribution, so skewed and heavy-tailed
+* the normal-score sketch (:mod:`streamproc.core.stats.normal_scores`): every value is
+  mapped to the normal quantile of its place in the reference distribution, so skewed and
+  heavy-tailed
   features are tested like N(0, 1) ones;
 * the dependence model of the scores, which whitens them so that the block tests'
   thresholds hold on autocorrelated streams too (see :mod:`streamproc.core.stats.dependence`);
