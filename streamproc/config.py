@@ -15,8 +15,6 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -26,160 +24,15 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .core import (
-    LIMITS,
     DetectionConfig,
-    FalseAlarmBudget,
     MonitorSettings,
-    RiverSpec,
-    parse_duration,
 )
+from .detection_settings import DetectionSettings, ModelOverride, limit_field
 from .errors import ConfigError
 from .kafka import properties as kafka_properties
 from .webhooks.settings import WebhookList
 
 __all__ = ["DetectionSettings", "ModelOverride", "Settings", "load_settings"]
-
-
-def _limit(name: str, override: bool = False) -> Any:
-    """A pydantic field with the core's default, bounds and description of ``name``
-    (:data:`streamproc.core.LIMITS`: one source for both); ``override``: unset by
-    default (a per-model field that falls back to the global one)."""
-    limit = LIMITS[name]
-    return Field(None if override else limit.default, **limit.bounds(),
-                 description=limit.doc)
-
-
-def _check_durations(value: Any) -> Any:
-    """A declared season (``1d``) or a mapping of them: each must parse as a duration."""
-    texts = value.values() if isinstance(value, dict) else [value]
-    for text in texts:
-        if text is not None:
-            parse_duration(text)
-    return value
-
-
-class DetectorSettings(BaseModel):
-    """A River drift detector added to the monitors (see streamproc.core.detectors.river).
-
-    ``river`` names the class under ``river`` (``drift.KSWIN``, ``drift.binary.DDM``);
-    ``params`` are its constructor's; ``signals`` and ``features`` choose the monitors
-    (numeric detectors go to numeric features, predictions and regression errors;
-    binary ones to a classifier's errors); ``calibrate: true`` lets streamproc choose
-    the detector's sensitivity parameter for the false-alarm budget.
-    """
-
-    model_config = ConfigDict(extra="forbid")
-
-    river: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    signals: list[Literal["feature", "prediction", "performance"]] = Field(
-        default_factory=lambda: ["feature", "prediction", "performance"]
-    )
-    features: list[str] | None = None
-    calibrate: bool = False
-
-    def spec(self) -> RiverSpec:
-        """The validated core spec; ValueError with one sentence if it cannot work."""
-        spec = RiverSpec(
-            river=self.river,
-            params=tuple(sorted(self.params.items())),
-            signals=frozenset(self.signals),
-            features=None if self.features is None else frozenset(self.features),
-            calibrate=self.calibrate,
-        )
-        spec.check()
-        if spec.binary and "performance" not in self.signals:
-            raise ValueError(f"{self.river} is a binary detector: it reads a classifier's "
-                             "errors, so its signals must include performance")
-        return spec
-
-
-class DetectionSettings(BaseModel):
-    """How monitors learn and alarm (see streamproc.core.settings.MonitorSettings)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    false_alarm_budget: float = _limit("false_alarm_budget")
-    budget_scope: Literal["model", "monitor"] = Field(
-        "model", description="'model': the budget holds per model, split over its detectors."
-    )
-    reference_size: int = _limit("reference_size")
-    block_size: int = _limit("block_size")
-    target_shift: float = _limit("target_shift")
-    spread_target: float = _limit("spread_target")
-    adwin_clock: int = _limit("adwin_clock")
-    cooldown_events: int = _limit("cooldown_events")
-    max_categories: int = _limit("max_categories")
-    min_category_share: float = _limit("min_category_share")
-    detectors: list[DetectorSettings] = Field(
-        default_factory=list, description="River detectors added to every model's monitors."
-    )
-    seasonality: str | None = Field(
-        None, description="Declared cycle of every signal in event time, e.g. 1d (none: the "
-        "monitors estimate short-range dependence themselves)."
-    )
-    feature_seasonality: dict[str, str] = Field(
-        default_factory=dict, description="Declared cycle per feature (or 'prediction')."
-    )
-    season_bins: int = _limit("season_bins")
-    numeric_detectors: list[str] | None = Field(
-        None, description="Built-in detectors of numeric monitors (default: cusum, adwin, "
-        "spread, out_of_range; [] runs only the configured River detectors)."
-    )
-
-    @field_validator("numeric_detectors")
-    @classmethod
-    def _numeric_detectors(cls, value: list[str] | None) -> list[str] | None:
-        from .core import DEFAULTS
-
-        for name in value or []:
-            if name not in DEFAULTS["numeric"]:
-                raise ValueError(f"{name!r} is not a built-in numeric detector; choose from "
-                                 + ", ".join(DEFAULTS["numeric"]))
-        return value
-
-    _seasons = field_validator("seasonality", "feature_seasonality")(_check_durations)
-
-    def monitor_settings(self) -> MonitorSettings:
-        return MonitorSettings(
-            reference_size=self.reference_size,
-            block_size=self.block_size,
-            target_shift=self.target_shift,
-            spread_target=self.spread_target,
-            adwin_clock=self.adwin_clock,
-            budget=FalseAlarmBudget(self.false_alarm_budget, self.budget_scope),
-            cooldown_events=self.cooldown_events,
-            max_categories=self.max_categories,
-            min_category_share=self.min_category_share,
-            river_detectors=tuple(d.spec() for d in self.detectors),
-            seasonality=None if self.seasonality is None else parse_duration(self.seasonality),
-            feature_seasonality=tuple(
-                sorted((k, parse_duration(v)) for k, v in self.feature_seasonality.items())),
-            season_bins=self.season_bins,
-            numeric_detectors=None if self.numeric_detectors is None
-            else tuple(self.numeric_detectors),
-        )
-
-
-class ModelOverride(BaseModel):
-    """Per-model settings; unset fields take the global detection settings."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    task: Literal["auto", "classification", "regression"] = "auto"
-    false_alarm_budget: float | None = _limit("false_alarm_budget", override=True)
-    budget_scope: Literal["model", "monitor"] | None = None
-    reference_size: int | None = _limit("reference_size", override=True)
-    target_shift: float | None = _limit("target_shift", override=True)
-    detectors: list[DetectorSettings] | None = Field(
-        None, description="River detectors of this model (replaces detection.detectors)."
-    )
-    seasonality: str | None = Field(None, description="Declared cycle of this model's signals.")
-    feature_seasonality: dict[str, str] | None = Field(
-        None, description="Declared cycle per feature of this model."
-    )
-
-    _seasons = field_validator("seasonality", "feature_seasonality")(_check_durations)
 
 
 def _kafka(raw: dict[str, Any]) -> dict[str, str | SecretStr]:
@@ -256,11 +109,11 @@ class Settings(BaseSettings):
     allow_only_listed_models: bool = Field(
         False, description="Dead-letter events of models not listed under `models`."
     )
-    max_features_per_model: int = _limit("max_features")
-    max_versions_per_model: int = _limit("max_versions")
-    join_max_predictions: int = _limit("join_max_predictions")
-    join_max_labels: int = _limit("join_max_labels")
-    join_window_seconds: float = _limit("join_window_seconds")
+    max_features_per_model: int = limit_field("max_features")
+    max_versions_per_model: int = limit_field("max_versions")
+    join_max_predictions: int = limit_field("join_max_predictions")
+    join_max_labels: int = limit_field("join_max_labels")
+    join_window_seconds: float = limit_field("join_window_seconds")
     metrics_max_series: int = Field(
         10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
     )

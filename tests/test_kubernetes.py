@@ -41,7 +41,7 @@ CUSTOM_KINDS = {"PodMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthenti
 # Settings the example config uses that other branches are adding; streamproc's loader
 # refuses unknown settings, so they are taken out before loading it. AT MERGE: once they
 # exist, empty this tuple (test_not_yet_settings_are_still_missing says when).
-NOT_YET_SETTINGS = ("kafka", "max_models", "model_idle_seconds", "metrics_web_config")
+NOT_YET_SETTINGS = ("max_models", "model_idle_seconds")
 
 # What the worker's SIGTERM checkpoint takes (README "Lifecycle"), and a margin over it.
 SIGTERM_CHECKPOINT_SECONDS = 20
@@ -271,6 +271,13 @@ def test_the_config_loads_as_the_pod_would(rendered: list[dict[str, Any]], tmp_p
     data = yaml.safe_load(_config_text(rendered))
     for key in NOT_YET_SETTINGS:  # metrics_web_config is only a commented example
         data.pop(key, None)
+    # The Secret's files, mounted where the pod mounts them: here, under tmp_path.
+    secret = _secret(rendered, "streamproc-kafka")
+    for prop, value in data.get("kafka", {}).items():
+        if isinstance(value, dict) and "file" in value:
+            mounted = tmp_path / Path(value["file"]).name
+            mounted.write_text(secret[Path(value["file"]).name])
+            data["kafka"][prop] = {"file": str(mounted)}
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(data))
     for name in [n for n in os.environ if n.startswith("STREAMPROC_")]:
@@ -285,6 +292,7 @@ def test_the_config_loads_as_the_pod_would(rendered: list[dict[str, Any]], tmp_p
     assert settings.metrics_port == container["ports"][0]["containerPort"]
     assert settings.state_key_bytes() is not None
     assert settings.partitions >= 1 and settings.replication_factor >= 1
+    assert settings.kafka_properties()["sasl.password"] == secret["sasl.password"]
 
 
 def test_not_yet_settings_are_still_missing() -> None:
