@@ -99,6 +99,22 @@ SCENARIOS: tuple[Scenario, ...] = (
          CHANGE + HORIZON, CHANGE, random_offset=True),
     _scn(29, "ar_0.6_shift_1", "AR(1) phi 0.6, mean shift +1 marginal sd at 30,000",
          "numeric", 50_000, 30_000),
+    # Undeclared cycles between and beyond the two above (issue 19: no cliff): 300k
+    # values each, as many as the cycle's periods need.
+    _scn(30, "sine_1000", "Sine period 1,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
+    _scn(31, "sine_2000", "Sine period 2,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
+    _scn(32, "sine_3000", "Sine period 3,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
+    _scn(33, "sine_7000", "Sine period 7,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
+    _scn(34, "sine_10000", "Sine period 10,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
+    _scn(35, "sine_20000", "Sine period 20,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
+    _scn(36, "sine_50000", "Sine period 50,000, amplitude 1 sd, + N(0,1), no season declared",
+         "numeric", 300_000, None, 10, "stable"),
 )
 BY_KEY = {s.key: s for s in SCENARIOS}
 

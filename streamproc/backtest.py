@@ -127,12 +127,23 @@ def run_stdin(args: argparse.Namespace) -> int:
     n_det = monitor.n_detectors
     monitor.calibrate(settings.budget.detector_events(n_det, n_det))
     out = sys.stdout
+    seen = 0
     for start, values in _stdin_chunks(sys.stdin):
         ok = np.isfinite(values)
         pos = np.flatnonzero(ok) + start
+        seen = start + len(values)
         for d in monitor.update(values[ok], pos, pos.astype(np.float64)):
             out.write(f"{d.onset_position} {d.position}\n")
         out.flush()
+    since = monitor.detectable_from
+    if since is None:
+        print(f"stdin: never completed its first reference ({monitor.observations:,} values; "
+              f"it needs {settings.reference_size // 2:,}-{settings.reference_size:,}): "
+              "nothing was tested", file=sys.stderr)
+    else:
+        print(f"stdin: tested values {since:,} to {seen - 1:,} (before {since:,}: learning "
+              f"its reference); reference stage at the end: {monitor.stage}",
+              file=sys.stderr)
     return 0
 
 
@@ -297,6 +308,21 @@ def _feed(
     return out
 
 
+def _coverage(monitors: dict[tuple[str, str], ModelMonitor]) -> list[dict[str, Any]]:
+    """What each monitor could test: its stage at the end and the first position (in
+    its model version's events) it tested, None if it never completed a reference."""
+    return [{"model_id": mm.model_id, "model_version": mm.model_version,
+             "signal": v.signal, "name": v.name, "stage": v.stage,
+             "detectable_from": v.detectable_from, "observations": v.observations,
+             "reference_size": mm.settings.reference_size}
+            for mm in monitors.values() for v in mm.monitor_views()]
+
+
+def _monitor_name(c: dict[str, Any], many: bool) -> str:
+    name = f"{c['signal']} {c['name']}"
+    return f"{c['model_id']} {name}" if many else name
+
+
 def _report(
     found: list[tuple[ModelMonitor, Detection]], monitors: dict[tuple[str, str], ModelMonitor],
     series: dict[tuple[str, str, str], Curves], rows: int, elapsed: float,
@@ -323,10 +349,27 @@ def _report(
     n_shown = sum(1 for a in alerts if not a["suppressed"])
     # Piped output (CI logs, files) gets a table wide enough to read.
     shown = Console(width=None if sys.stdout.isatty() else 120)
+    coverage = _coverage(monitors)
+    (out_dir / "monitors.json").write_bytes(orjson.dumps(coverage, option=orjson.OPT_INDENT_2))
     if n_shown:
         shown.print(table)
-    else:
-        shown.print(f"No drift detected in {rows:,} rows.")
+    blind = [c for c in coverage if c["detectable_from"] is None]
+    starts = [c["detectable_from"] for c in coverage if c["detectable_from"] is not None]
+    if not n_shown and starts:
+        shown.print(f"No drift detected from row {min(starts):,} of the model's events on "
+                    "(before it, the monitors were learning their references).")
+    elif not n_shown:
+        shown.print(f"Nothing could be tested in {rows:,} rows: every monitor was still "
+                    "learning its reference (see below).")
+    for c in blind:
+        shown.print(f"  {_monitor_name(c, many)}: never completed its first reference "
+                    f"({c['observations']:,} values; it needs "
+                    f"{c['reference_size'] // 2:,}-{c['reference_size']:,}): not tested.")
+    late = [c for c in coverage if c["detectable_from"] is not None
+            and c["detectable_from"] > min(starts)]
+    for c in late:
+        shown.print(f"  {_monitor_name(c, many)}: could detect from row "
+                    f"{c['detectable_from']:,} on.")
     plots: list[Path] = []
     if not args.no_plots and n_shown:
         from .plots import plot_signal
@@ -344,7 +387,7 @@ def _report(
     rate = rows / elapsed if elapsed > 0 else math.inf
     shown.print(
         f"{rows:,} rows, {len(monitors)} model version(s), {n_shown} detection(s) in "
-        f"{elapsed:.1f}s ({rate:,.0f} rows/s). JSON: {json_path}"
+        f"{elapsed:.1f}s ({rate:,.0f} rows/s). JSON: {json_path}, {out_dir / 'monitors.json'}"
         + (f"; plots: {', '.join(str(p) for p in plots)}" if plots else "")
     )
     return 0

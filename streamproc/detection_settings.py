@@ -116,7 +116,8 @@ class DetectionSettings(BaseModel):
     def monitor_settings(self) -> MonitorSettings:
         return MonitorSettings(
             reference_size=self.reference_size,
-            block_size=self.block_size,
+            block_size=self.block_size if "block_size" in self.model_fields_set
+            else min(self.block_size, max(4, self.reference_size // 4)),
             target_shift=self.target_shift,
             spread_target=self.spread_target,
             adwin_clock=self.adwin_clock,

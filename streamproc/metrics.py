@@ -35,6 +35,7 @@ class MonitorRow:
     learning: bool = False
     scores: tuple[tuple[str, float], ...] = ()  # (detector, statistic / threshold)
     dependence: float | None = None
+    stage: str = "detecting"
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,12 @@ class _MonitorCollector(Collector):
             "1 while a monitor collects its reference (warm-up, no detection yet), else 0",
             labels=labels,
         )
+        stage = GaugeMetricFamily(
+            "streamproc_monitor_stage",
+            "1 for a monitor's stage (label stage): learning (no detection yet), provisional "
+            "or refining (detecting against a reference still being learnt) or detecting",
+            labels=[*labels, "stage"],
+        )
         dependence = GaugeMetricFamily(
             "streamproc_monitor_dependence",
             "Variance inflation factor of a monitor's reference (long-run variance / "
@@ -113,6 +120,7 @@ class _MonitorCollector(Collector):
             key = [row.model_id, row.signal, row.feature]
             obs.add_metric(key, row.observations)
             learning.add_metric(key, 1.0 if row.learning else 0.0)
+            stage.add_metric([*key, row.stage], 1.0)
             for family, value in ((mean, row.mean), (ref_mean, row.reference_mean),
                                   (ref_sd, row.reference_sd), (dependence, row.dependence)):
                 if value is not None and math.isfinite(value):
@@ -144,7 +152,7 @@ class _MonitorCollector(Collector):
             "Assigned partitions whose state could not be restored (paused; see logs)",
         )
         failed.add_metric([], len(view.failed))
-        yield from (obs, mean, ref_mean, ref_sd, learning, dependence, score, dropped, joins,
+        yield from (obs, mean, ref_mean, ref_sd, learning, stage, dependence, score, dropped, joins,
                     failed)
 
 
@@ -239,7 +247,7 @@ def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> 
     for unit in units.values():
         rows += [MonitorRow(model_id, v.signal, v.name, v.observations, v.mean,
                             v.reference_mean, v.reference_sd, v.learning,
-                            tuple(sorted(v.scores.items())), v.dependence)
+                            tuple(sorted(v.scores.items())), v.dependence, v.stage)
                  for model_id, v in unit.monitor_views()]
         joins += unit.join_counts()
     rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))

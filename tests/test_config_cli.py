@@ -173,3 +173,41 @@ def test_defaults_and_bounds_come_from_the_core() -> None:
             assert field.default == LIMITS[name].default, name
     assert Settings.model_fields["join_window_seconds"].default == LIMITS[
         "join_window_seconds"].default
+
+
+def test_backtest_says_what_it_could_not_see(tmp_path: Path) -> None:
+    """Rows before a monitor could detect are not reported as 'no drift': the table
+    names the monitors that never completed a reference, monitors.json lists them all,
+    and pipe mode says on stderr which values were tested."""
+    rng = np.random.default_rng(5)
+    rows = ["x,rare"] + [f"{rng.normal():.4f},{'' if i < 2100 else rng.normal():}"
+                         for i in range(3000)]
+    data = tmp_path / "short.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "out"
+    result = run_cli("backtest", str(data), "--output", str(out), "--no-plots")
+    assert result.returncode == 0, result.stderr
+    assert "No drift detected from row 1,000 of the model's events on" in result.stdout
+    assert "feature rare: never completed its first reference" in result.stdout
+    coverage = {(c["signal"], c["name"]): c for c in
+                json.loads((out / "monitors.json").read_text())}
+    assert coverage[("feature", "x")]["detectable_from"] == 1000
+    assert coverage[("feature", "rare")]["detectable_from"] is None
+
+    piped = run_cli("backtest", "--stdin", stdin="\n".join(str(v) for v in range(40)) + "\n")
+    assert piped.returncode == 0
+    assert "never completed its first reference (40 values" in piped.stderr
+
+
+def test_backtest_takes_references_down_to_32_values() -> None:
+    rng = np.random.default_rng(6)
+    x = np.concatenate([rng.normal(0, 1, 200), rng.normal(6, 1, 200)])
+    text = "\n".join(f"{v:.5f}" for v in x) + "\n"
+    result = run_cli("backtest", "--stdin", "--reference-size", "32", stdin=text)
+    assert result.returncode == 0, result.stderr
+    onset, detected = (int(v) for v in result.stdout.split("\n")[0].split())
+    assert 195 <= onset <= 205 and 200 <= detected < 260
+    assert "tested values 32 to 399" in result.stderr  # a half-window of 16: too short
+    refused = run_cli("backtest", "--stdin", "--reference-size", "31", stdin=text)
+    assert refused.returncode == 2
+    assert "reference_size must be >= 32, got 31" in refused.stderr

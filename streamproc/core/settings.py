@@ -70,9 +70,9 @@ def _num(x: float) -> str:
 LIMITS: dict[str, Limit] = {
     "false_alarm_budget": Limit(100_000.0, ge=MIN_BUDGET_EVENTS,
                                 doc="Expected events between false alarms on a stable stream."),
-    # The reference must hold a few blocks (4 * block_size, checked below); 64 is that
-    # floor at the default block size.
-    "reference_size": Limit(2000, ge=64, doc="Observations in a reference window."),
+    # The reference must hold a few blocks (4 * block_size, checked below); 32 is that
+    # floor with blocks of 8, which a reference below 64 gets unless block_size is set.
+    "reference_size": Limit(2000, ge=32, doc="Observations in a reference window."),
     "block_size": Limit(16, ge=4, le=1024, doc="Numeric values are tested in blocks of this."),
     "target_shift": Limit(0.5, gt=0, doc="Mean shift (sd) the tests are tuned for."),
     "spread_target": Limit(2.0, gt=1, doc="Variance ratio the spread test is tuned for."),
@@ -170,8 +170,8 @@ class MonitorSettings:
             )
 
 
-# Checked by MonitorSettings (reference_size's floor is relative to the block size).
-_MONITOR_LIMITS = ("block_size", "target_shift", "spread_target", "adwin_clock",
+# Checked by MonitorSettings (and reference_size against the block size too).
+_MONITOR_LIMITS = ("reference_size", "block_size", "target_shift", "spread_target", "adwin_clock",
                    "cooldown_events", "max_categories", "min_category_share", "season_bins")
 
 

@@ -34,7 +34,7 @@ MAGIC = b"SPSNAP"
 FORMAT_VERSION = 1
 # Bump when a monitor's own state fields or arithmetic change (references, pipelines,
 # alert policy); detectors carry their own versions in the registry.
-MONITORS_VERSION = 2
+MONITORS_VERSION = 3
 ALGORITHMS: dict[str, Any] = {"monitors": MONITORS_VERSION, **algorithms_stamp(),
                               "river": river.__version__}
 _SIGNED = 1

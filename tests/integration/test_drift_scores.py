@@ -69,3 +69,5 @@ def test_drift_score_of_a_drifting_feature_climbs_while_a_stable_one_stays_low(b
         text = scrape(url)
         assert 'streamproc_monitor_dependence{feature="stable",model_id="m",signal="feature"} 1.0' \
             in text
+        assert ('streamproc_monitor_stage{feature="stable",model_id="m",signal="feature",'
+                'stage="detecting"} 1.0') in text

@@ -59,10 +59,15 @@ def _clean(value: Any) -> Any:
 def summary(d: Detection, model_id: str, model_version: str) -> str:
     """One readable sentence about a detection (the change in the detector's words)."""
     what = f"{d.signal} '{d.feature}'" if d.feature else d.signal
+    reference = d.provenance.get("reference", {})
+    learnt = ""
+    if reference.get("stage") in ("provisional", "refining"):
+        learnt = (f" (against a reference still being learnt: {reference.get('n')} of "
+                  f"{reference.get('target')} events)")
     return (
-        f"{model_id} {model_version}: {what} {d.description}; onset at event {d.onset_position} "
-        f"({rfc3339(d.onset_timestamp)}), detected at event {d.position} by {d.detector} "
-        f"[{d.severity}]"
+        f"{model_id} {model_version}: {what} {d.description}{learnt}; onset at event "
+        f"{d.onset_position} ({rfc3339(d.onset_timestamp)}), detected at event {d.position} "
+        f"by {d.detector} [{d.severity}]"
     )
 
 

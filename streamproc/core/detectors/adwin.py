@@ -217,7 +217,11 @@ class RiverADWIN(SequentialDetector):
         self._report: tuple[Any, float, int] | None = None
 
     @classmethod
-    def fit(cls, ctx: FitContext) -> RiverADWIN:
+    def fit(cls, ctx: FitContext) -> RiverADWIN | None:
+        """None on a reference whose level wanders (its cuts would follow the wander:
+        ADWIN has no threshold to average the reference's uncertainty over)."""
+        if ctx.reference.get("wander", 0.0) > 0.0:
+            return None
         return cls(ctx.settings.block_size, ctx.settings.adwin_clock)
 
     def calibrate(self, arl_events: float) -> None:

@@ -105,10 +105,13 @@ class MeanCusum(TwoSidedCusum):
         return det
 
     @classmethod
-    def fit(cls, ctx: FitContext) -> MeanCusum:
+    def fit(cls, ctx: FitContext) -> MeanCusum | None:
+        """None when no threshold keeps the budget: the reference's level is too
+        uncertain (it wanders, see :func:`~streamproc.core.stats.level_wander`)."""
         b = ctx.settings.block_size
-        return cls(ctx.settings.target_shift * math.sqrt(b) / 2.0, b, ctx.reference["mean_se"],
-                   ctx.reference["scale_se"])
+        det = cls(ctx.settings.target_shift * math.sqrt(b) / 2.0, b, ctx.reference["mean_se"],
+                  ctx.reference["scale_se"])
+        return det if det.feasible(ctx.arl_events) else None
 
     def report(self, position: int, reference: dict[str, Any]) -> Report:
         side = self.side

@@ -6,11 +6,16 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from ..calibration import cusum_threshold
+from ..errors import InvalidSetting
 from .contract import VectorDetector
 from .engines.integer_cusum import Cusum
 from .inputs import Blocks
 
 __all__ = ["TwoSidedCusum", "fmt"]
+
+# The threshold of a test whose reference became too uncertain for its budget after it
+# was fitted (a re-split of the budget): the solver's ceiling, i.e. silent.
+_UNREACHABLE = 1e6
 
 
 class TwoSidedCusum(VectorDetector):
@@ -33,10 +38,22 @@ class TwoSidedCusum(VectorDetector):
         self.down = down or Cusum(allowance, 1.0)
 
     def calibrate(self, arl_events: float) -> None:
-        h = cusum_threshold(arl_events / self.block_size, self.allowance, 2, self.mean_se,
-                            self.scale_se)
+        try:
+            h = cusum_threshold(arl_events / self.block_size, self.allowance, 2, self.mean_se,
+                                self.scale_se)
+        except InvalidSetting:  # the reference is too uncertain for this budget
+            h = _UNREACHABLE
         self.up.set_threshold(h)
         self.down.set_threshold(h)
+
+    def feasible(self, arl_events: float) -> bool:
+        """Whether a threshold keeps ``arl_events`` events between false alarms."""
+        try:
+            cusum_threshold(arl_events / self.block_size, self.allowance, 2, self.mean_se,
+                            self.scale_se)
+        except InvalidSetting:
+            return False
+        return True
 
     @property
     def drift_detected(self) -> bool:

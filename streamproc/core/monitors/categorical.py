@@ -31,17 +31,16 @@ from ..contracts import Detection
 from ..detectors import DEFAULTS, Detector, FitContext, Flags, TagView, build, detector_class
 from ..settings import MonitorSettings
 from ..stats import (
-    DISPERSION_BLOCK,
     MAX_EXTENSION,
     OTHER,
     Season,
-    dispersion,
     seasonal_shares,
     standardise_on_reference,
     tracked_shares,
 )
 from .alarms import apply_cooldown, make_detection
 from .categorical_pipeline import SharePipeline
+from .categorical_reference import CategoryCounts
 from .contract import ValueMonitor
 from .race import race
 
@@ -74,16 +73,14 @@ class CategoricalMonitor(ValueMonitor):
         self.signal = signal
         self.feature = feature
         self._arl = float(settings.budget.events)
-        self._ref_counts: dict[str, int] = {}
-        self._ref_n = 0
+        self._counts = CategoryCounts(_REFERENCE_CATEGORY_CAP_FACTOR * settings.max_categories)
         self._ref_target = 0  # events the reference spans (0: one window, not yet decided)
-        self._ref_blocks: list[dict[str, int]] = []  # counts per dispersion block
         self._vif = 1.0
         self._season = settings.season_for(signal, feature)
         self._window: dict[str, Any] = {}  # the reference being collected: first/last event
-        self._bin_counts: list[dict[str, int]] = []  # a declared season's, per phase bin
-        self._ref_span = [math.inf, -math.inf]  # first and latest event time of the reference
         self._ref: dict[str, Any] | None = None
+        self._final = False  # the reference is complete (else it is refined meanwhile)
+        self._detectable_from: int | None = None
         self._index: dict[str, int] = {}
         self._seen: set[str] = set()
         self._pipe = SharePipeline()
@@ -122,6 +119,14 @@ class CategoricalMonitor(ValueMonitor):
         return self.n
 
     @property
+    def stage(self) -> str:
+        """``learning``, ``refining`` (a dependent stream: detecting against its first
+        window while its longer reference is learnt) or ``detecting``."""
+        if self._ref is None:
+            return "learning"
+        return "detecting" if self._final else "refining"
+
+    @property
     def learning(self) -> bool:
         """True while the monitor collects its reference (warm-up): no detection yet."""
         return self._ref is None
@@ -142,8 +147,14 @@ class CategoricalMonitor(ValueMonitor):
         self.n += n
         i = 0
         while i < n:
-            if self._ref is None:
+            if not self._final:
                 start = i
+                if self._ref is not None:  # refining: test before learning from them
+                    end = min(n, i + self._ref_target - self._counts.n)
+                    resume = self._test(values[:end], pos, ts, i, out)
+                    if resume is not None:  # re-baselined: the counts are dropped
+                        i = resume
+                        continue
                 i = self._collect_reference(values, ts, i)
                 self._track_window(pos, ts, off, start, i)
                 continue
@@ -154,6 +165,21 @@ class CategoricalMonitor(ValueMonitor):
             out.append(detection)
             i = j + 1
         return out
+
+    def _test(self, values: list[str], pos: np.ndarray, ts: np.ndarray, i: int,
+              out: list[Detection]) -> int | None:
+        """Test values[i:]; the index to resume from after a detection that re-baselined,
+        or None once they are consumed."""
+        while i < len(values):
+            hit = self._monitor(values, pos, ts, i)
+            if hit is None:
+                return None
+            j, detection = hit
+            out.append(detection)
+            if not detection.suppressed:
+                return j + 1
+            i = j + 1
+        return None
 
     def _track_window(self, pos: np.ndarray, ts: np.ndarray, off: np.ndarray | None,
                       start: int, end: int) -> None:
@@ -166,88 +192,62 @@ class CategoricalMonitor(ValueMonitor):
                      first_offset=-1 if off is None else int(off[start]))
         w.update(last_position=int(pos[end - 1]), last_event_time=float(ts[end - 1]),
                  last_offset=-1 if off is None else int(off[end - 1]))
-        if self._ref is not None:  # the reference just completed in this range
+        if self._ref is not None and "window" not in self._ref:  # made in this range
             self._ref["window"] = {"n": self._ref["n"], **w}
+            if self._detectable_from is None:
+                self._detectable_from = int(w["last_position"]) + 1
+        if self._final:
             self._window = {}
 
     def set_window(self, window: dict[str, Any]) -> None:
         """The reference's provenance when it was handed over by a numeric monitor."""
         if self._ref is not None:
             self._ref["window"] = dict(window)
+            self._detectable_from = int(window["last_position"]) + 1
 
     def _collect_reference(self, values: list[str], ts: np.ndarray, i: int) -> int:
         size = self.settings.reference_size
         goal = self._ref_target or size
         season = self._season
         if season is not None:
-            return self._collect_seasonal(values, ts, i, season, goal)
-        take = min(goal - self._ref_n, len(values) - i)
-        self._count(values[i : i + take])
-        if self._ref_n == goal:
+            last = self._counts.count_seasonal(values, ts, i, season, goal)
+            if last is None:
+                return len(values)
+            self._ref_target = self._counts.n
+            self._finish_reference(final=True)
+            return last + 1
+        take = min(goal - self._counts.n, len(values) - i)
+        self._counts.count(values[i : i + take])
+        if self._counts.n == goal:
             self._window_done(goal)
         return i + take
 
-    def _count(self, values: list[str], bins: list[int] | None = None) -> None:
-        counts = self._ref_counts
-        cap = _REFERENCE_CATEGORY_CAP_FACTOR * self.settings.max_categories
-        at = self._ref_n
-        for j, v in enumerate(values):
-            if at % DISPERSION_BLOCK == 0:
-                self._ref_blocks.append({})
-            block = self._ref_blocks[-1]
-            if v not in counts and len(counts) >= cap:
-                v = OTHER
-            counts[v] = counts.get(v, 0) + 1
-            block[v] = block.get(v, 0) + 1
-            if bins is not None:
-                in_bin = self._bin_counts[bins[j]]
-                in_bin[v] = in_bin.get(v, 0) + 1
-            at += 1
-        self._ref_n = at
-
-    def _collect_seasonal(self, values: list[str], ts: np.ndarray, i: int, season: Any,
-                          goal: int) -> int:
-        """A declared season: learn over a whole season, one value at a time."""
-        if not self._bin_counts:
-            self._bin_counts = [{} for _ in range(season.bins)]
-        bins = season.bin_of(ts[i:]).tolist()
-        times = ts[i:].tolist()
-        span = self._ref_span
-        for j, v in enumerate(values[i:]):
-            span[0] = min(span[0], times[j]) if self._ref_n == 0 else span[0]
-            span[1] = max(span[1], times[j])
-            self._count([v], [bins[j]])
-            if self._ref_n >= goal and season.covered(
-                    span[0], span[1], [sum(b.values()) for b in self._bin_counts]):
-                self._ref_target = self._ref_n
-                self._finish_reference()
-                return i + j + 1
-        return len(values)
-
     def _window_done(self, goal: int) -> None:
         size = self.settings.reference_size
-        if self._ref_n == goal:
+        if self._counts.n == goal:
             if not self._ref_target:
                 # Dependence seen at the block scale may hide a slower cycle the first
                 # window covers only part of: learn over the longest span allowed.
-                dependent = self._ref_dispersion() > 1.0
+                dependent = self._counts.dispersion(self.settings.min_category_share) > 1.0
                 self._ref_target = math.ceil((MAX_EXTENSION if dependent else 1.0) * size)
-            if self._ref_n == self._ref_target:
-                self._finish_reference()
+                if dependent:  # detect against the first window meanwhile
+                    self._finish_reference(final=False)
+            if self._counts.n == self._ref_target:
+                self._finish_reference(final=True)
 
-    def _ref_dispersion(self) -> float:
-        return dispersion(self._ref_counts, self._ref_blocks, self._ref_n,
-                          self.settings.min_category_share)
-
-    def _finish_reference(self) -> None:
+    def _finish_reference(self, final: bool) -> None:
+        """Learn the reference counted so far: the complete one (``final``), or the
+        first window of a dependent stream, detected against while it is refined."""
+        self._final = final
         s = self.settings
-        n = self._ref_n
-        counts = self._ref_counts
+        n = self._counts.n
+        counts = self._counts.counts
         kept, names, shares, singletons, m = tracked_shares(
             counts, n, s.max_categories, s.min_category_share)
         self._index = {k: i for i, k in enumerate(kept)}
         self._seen = {k for k in counts if k != OTHER}
-        vif = self._ref_dispersion() if self._ref_target > s.reference_size else 1.0
+        dependent = self._ref_target > s.reference_size
+        vif = self._counts.dispersion(s.min_category_share) if dependent else 1.0
         self._vif = vif
         self._ref = {
             "n": n,
@@ -260,11 +260,11 @@ class CategoricalMonitor(ValueMonitor):
         }
         if self._season is not None:
             self._ref["season"] = self._season.to_state()
-            self._ref["season_shares"] = seasonal_shares(self._bin_counts, kept, names,
+            self._ref["season_shares"] = seasonal_shares(self._counts.bins, kept, names,
                                                          np.asarray(shares))
-            self._bin_counts = []
+            self._counts.bins = []
         elif vif > 1.0:
-            standardise_on_reference(self._ref, kept, self._ref_blocks)
+            standardise_on_reference(self._ref, kept, self._counts.blocks)
         ctx = FitContext(s, self._arl, {**self._ref, "singletons": singletons})
         self._shares = next(iter(build(["categorical"], ctx)), None)
         # A high-cardinality feature (more categories than counted) meets new ones all
@@ -272,8 +272,9 @@ class CategoricalMonitor(ValueMonitor):
         high_cardinality = OTHER in counts
         self._unseen = None if high_cardinality else next(
             iter(build(["unseen_categories"], ctx)), None)
-        self._ref_counts = {}
-        self._ref_blocks = []
+        if final:
+            self._counts.counts = {}
+            self._counts.blocks = []
         self._pipe.reset()
 
     def _monitor(
@@ -328,9 +329,13 @@ class CategoricalMonitor(ValueMonitor):
                 "current": report.current,
                 "examples": new,
             }
+        window = ref.get("window", {"n": ref["n"]})
+        if not self._final:  # the reference was still being refined: say so
+            learnt = {"stage": "refining", "target": self._ref_target}
+            stats["reference"].update(learnt)
+            window = {**window, **learnt}
         detection = make_detection(self.signal, self.feature, fired, position, float(ts[j]),
-                                   report, stats, ref.get("window", {"n": ref["n"]}),
-                                   self.settings.budget, self._arl)
+                                   report, stats, window, self.settings.budget, self._arl)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
         self.detections += 1
@@ -339,11 +344,9 @@ class CategoricalMonitor(ValueMonitor):
                 det.restart()
             return detection
         self._ref = None
-        self._ref_n = self._ref_target = 0
-        self._ref_counts = {}
-        self._ref_blocks = []
-        self._bin_counts = []
-        self._ref_span = [math.inf, -math.inf]
+        self._ref_target = 0
+        self._final = False
+        self._counts = CategoryCounts(self._counts.cap)
         self._shares = self._unseen = None
         self._pipe.reset()
         return detection
@@ -353,12 +356,13 @@ class CategoricalMonitor(ValueMonitor):
         carry, predicted = self._pipe.to_state()
         return {
             "arl": self._arl,
-            "ref_counts": dict(self._ref_counts),
-            "ref_n": self._ref_n,
-            "ref_blocks": [[self._ref_target], *[dict(b) for b in self._ref_blocks]],
-            "season": [list(self._ref_span) if self._ref_n and self._bin_counts else None,
-                       [dict(b) for b in self._bin_counts]],
+            "ref_counts": dict(self._counts.counts),
+            "ref_n": self._counts.n,
+            "ref_blocks": [[self._ref_target], *[dict(b) for b in self._counts.blocks]],
+            "season": [list(self._counts.span) if self._counts.n and self._counts.bins else None,
+                       [dict(b) for b in self._counts.bins]],
             "ref": None if self._ref is None else dict(self._ref),
+            "final": [self._final, self._detectable_from],
             "seen": sorted(self._seen),
             "index": dict(self._index),
             "window": dict(self._window),
@@ -372,15 +376,17 @@ class CategoricalMonitor(ValueMonitor):
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._ref_counts = {str(k): int(v) for k, v in state["ref_counts"].items()}
-        self._ref_n = int(state["ref_n"])
+        self._counts.counts = {str(k): int(v) for k, v in state["ref_counts"].items()}
+        self._counts.n = int(state["ref_n"])
         target, *blocks = state["ref_blocks"]
         self._ref_target = int(target[0])
-        self._ref_blocks = [{str(k): int(v) for k, v in b.items()} for b in blocks]
+        self._counts.blocks = [{str(k): int(v) for k, v in b.items()} for b in blocks]
         span, bin_counts = state["season"]
-        self._ref_span = [math.inf, -math.inf] if span is None else [float(v) for v in span]
-        self._bin_counts = [{str(k): int(v) for k, v in b.items()} for b in bin_counts]
+        self._counts.span = [math.inf, -math.inf] if span is None else [float(v) for v in span]
+        self._counts.bins = [{str(k): int(v) for k, v in b.items()} for b in bin_counts]
         self._ref = None if state["ref"] is None else dict(state["ref"])
+        final, since = state["final"]
+        self._final, self._detectable_from = bool(final), None if since is None else int(since)
         self._index = {str(k): int(v) for k, v in state["index"].items()}
         self._seen = {str(v) for v in state["seen"]}
         self._window = dict(state["window"])

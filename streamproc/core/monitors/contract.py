@@ -32,6 +32,8 @@ class MonitorView(NamedTuple):
     learning: bool  # still collecting its reference: not detecting yet (warm-up)
     scores: dict[str, float] = {}  # detector -> statistic / threshold (1.0 alarms)
     dependence: float | None = None  # the reference's variance inflation factor
+    stage: str = "detecting"  # learning, provisional, refining or detecting
+    detectable_from: int | None = None  # first position tested (None: none yet)
 
 
 class Monitor(ABC):
@@ -75,6 +77,19 @@ class Monitor(ABC):
         """The monitor's state as plain data (JSON-able)."""
 
     @property
+    def stage(self) -> str:
+        """Where the monitor's reference stands: ``learning`` (no detection yet),
+        ``provisional`` or ``refining`` (detecting against a reference still being
+        learnt, see the README's "What it detects") or ``detecting``."""
+        return "learning" if self.learning else "detecting"
+
+    @property
+    def detectable_from(self) -> int | None:
+        """Position (in the model version's events) of the first value the monitor
+        tested: before it, it was learning its first reference (None: still is)."""
+        return getattr(self, "_detectable_from", None)
+
+    @property
     def current_mean(self) -> float | None:
         """Recent level of the signal (a mean, or a rate), where it has one."""
         return None
@@ -91,7 +106,7 @@ class Monitor(ABC):
         """What metrics show of this monitor, under ``signal`` and ``name``."""
         return MonitorView(signal, name, self.observations, self.current_mean,
                            self.reference_mean, self.reference_sd, self.learning,
-                           self.scores(), self.dependence)
+                           self.scores(), self.dependence, self.stage, self.detectable_from)
 
 
 class ValueMonitor(Monitor):

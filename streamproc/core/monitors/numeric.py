@@ -1,26 +1,23 @@
 """Monitor of a numeric signal: its mean, its spread and its range.
 
-Lifecycle: collect a reference window (``reference_size`` values), learn from it
-(:class:`~streamproc.core.reference.NumericReference`: normal-score sketch,
-dependence model, raw mean, sd and range), calibrate the detectors for the
-budget, then test every value:
+It learns a reference in stages (:mod:`streamproc.core.reference.stages`: tested against
+from its first half-window on), then tests every value:
 
-* each value becomes a normal score against the reference distribution, is
-  whitened by the reference's dependence model, and goes into blocks of
-  ``block_size``; the block statistics (:class:`~streamproc.core.detectors.Blocks`) feed the
-  block detectors (``cusum``, ``adwin``, ``spread`` and configured River ones);
-* ``out_of_range`` flags values outside the reference range widened by 5% on each
-  side (in control below 14 / n except with probability ~1e-5, whatever the
-  distribution).
+* each value becomes a normal score against the reference distribution, is whitened by
+  the reference's dependence model, and goes into blocks of ``block_size``; the block
+  statistics (:class:`~streamproc.core.detectors.Blocks`) feed the block detectors
+  (``cusum``, ``adwin``, ``spread`` and configured River ones; while the reference is
+  provisional, ``spread`` only);
+* ``out_of_range`` flags values outside the reference range widened by 5% on each side
+  (in control below 14 / n except with probability ~1e-5, whatever the distribution).
 
-The earliest alarm of any detector wins and every detector consumes exactly the
-values up to it (:func:`~.race.race`); values that do not fill a block
-wait in a carry buffer (:class:`~.numeric_pipeline.BlockPipeline`), so results do not
-depend on how the stream is cut into batches. A feature with few distinct values is
-tested as categorical instead.
-After a detection the monitor re-baselines: the next ``reference_size`` values
-form a new reference (inside a cooldown it keeps the reference, see
-:func:`~.alarms.apply_cooldown`).
+The earliest alarm of any detector wins and every detector consumes exactly the values
+up to it (:func:`~.race.race`); values that do not fill a block wait in a carry buffer
+(:class:`~.numeric_pipeline.BlockPipeline`), so results do not depend on how the stream
+is cut into batches. A feature with few distinct values is tested as categorical. After
+a detection the monitor re-baselines (inside a cooldown it keeps the reference,
+:func:`~.alarms.apply_cooldown`); a level that keeps moving is recognised
+(:mod:`.level_history`).
 """
 
 from __future__ import annotations
@@ -33,21 +30,22 @@ import numpy as np
 from ..contracts import Detection
 from ..detectors import DEFAULTS, Detector, FitContext, build, detector_class
 from ..errors import InvalidState
-from ..reference import NumericReference, ReferenceWindow
+from ..reference import NumericReference, ReferenceStages, ReferenceWindow
 from ..settings import MonitorSettings
 from ..stats import MAX_ABS_VALUE, category_name
 from .alarms import apply_cooldown, make_detection
 from .categorical import CategoricalMonitor
 from .contract import ValueMonitor
+from .level_history import LevelHistory
 from .numeric_pipeline import BlockPipeline
 from .race import race
 
 __all__ = ["NumericMonitor"]
 
-# A feature with at most this many distinct values in its reference (flags, small
-# counts, ratings) is tested as categorical: block means and spreads of a few discrete
-# values are too far from normal for the block tests' calibration.
-_DISCRETE_MAX = 10
+# Detectors whose alerts say the level moved (their history reveals a wandering level).
+_LEVEL_TESTS = ("cusum", "adwin")
+# What a provisional reference tests: what a wandering level leaves alone.
+_LEVEL_INVARIANT = ("spread", "out_of_range")
 
 
 class NumericMonitor(ValueMonitor):
@@ -73,12 +71,16 @@ class NumericMonitor(ValueMonitor):
         self.feature = feature
         self._arl = float(settings.budget.events)
         self._season = settings.season_for(signal, feature)
-        self._window = ReferenceWindow(settings.reference_size, self._season)
-        self._ref: NumericReference | None = None
+        self._stages = ReferenceStages(settings, self._season)
+        self._ref: NumericReference | None = None  # in force: provisional until _final
+        self._final = False
+        self._stage = "learning"
+        self._detectable_from: int | None = None
         self._dets: list[Detector] = []  # block detectors, then out_of_range
         self._pipe = BlockPipeline(settings.block_size)
         self._discrete: CategoricalMonitor | None = None
         self._last_alert: dict[str, list[int]] = {}  # key -> [position, severity rank]
+        self._levels = LevelHistory(settings.reference_size)
         self.n = 0
         self.detections = 0
 
@@ -147,14 +149,14 @@ class NumericMonitor(ValueMonitor):
         """True while the monitor collects its reference (warm-up): no detection yet."""
         if self._discrete is not None:
             return self._discrete.learning
-        return self._ref is None
+        return self._ref is None  # a provisional reference detects too
 
     @property
     def current_mean(self) -> float | None:
         """Recent mean: ADWIN's adaptive window, or the reference being collected."""
         ref = self._ref
         if ref is None:
-            vals = self._window.values
+            vals = self._stages.window.values
             return math.fsum(vals) / len(vals) if vals else None
         for det in self._dets:
             recent = det.recent_mean
@@ -192,21 +194,15 @@ class NumericMonitor(ValueMonitor):
         self.n += n
         i = 0
         while i < n:
-            if self._ref is None and self._discrete is None:
-                window = self._window
-                full = window.window_full
-                i = window.add(x, pos, ts, i, off)
-                if window.window_full and not full:
-                    self._first_window()
-                if window.complete:
-                    self._finish_reference()
-                continue
             if self._discrete is not None:
                 out += self._discrete.update(
                     [category_name(v) for v in x[i:].tolist()], pos[i:], ts[i:],
                     None if off is None else off[i:],
                 )
                 break
+            if not self._final:
+                i = self._learn(x, pos, ts, i, off, out)
+                continue
             hit = self._monitor(x, pos, ts, i)
             if hit is None:
                 break
@@ -215,41 +211,92 @@ class NumericMonitor(ValueMonitor):
             i = end + 1
         return out
 
-    def _first_window(self) -> None:
-        """The first window is full: go categorical, or decide how long to learn."""
-        window = self._window
-        values = np.asarray(window.values)
-        if len(np.unique(values)) <= _DISCRETE_MAX:
-            s = self.settings
-            self._window = ReferenceWindow(s.reference_size, self._season)
-            self._discrete = CategoricalMonitor(s, self.signal, self.feature)
-            self._discrete.calibrate(self._discrete_arl())
-            zeros = np.zeros(len(values))
-            times = np.asarray(window.value_ts) if window.value_ts else zeros
-            self._discrete.update([category_name(v) for v in values.tolist()],
-                                  zeros.astype(np.int64), times)
-            self._discrete.set_window(window.window_info())
-            return
-        constant = float(values.max()) == float(values.min())
-        window.extend(1.0 if constant else NumericReference.dependence(values).extension)
+    # -- the reference's stages (see streamproc.core.reference.stages) ----------------------
+    def _learn(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int,
+               off: np.ndarray | None, out: list[Detection]) -> int:
+        """Collect reference values from x[i:] up to the reference's next stage, testing
+        them against the provisional reference when there is one (before they are learnt
+        from: a change during learning is detected, never learnt as normal). Returns the
+        index of the first value not consumed."""
+        j, stage = self._stages.add(x, pos, ts, i, off)
+        k = i
+        while self._ref is not None and k < j:
+            hit = self._monitor(x[:j], pos[:j], ts[:j], k)
+            if hit is None:
+                break
+            end, detection = hit
+            out.append(detection)
+            k = end + 1
+            if not detection.suppressed:  # re-baselined: the window collected is dropped
+                return k
+        window = self._stages.window
+        if stage == "discrete":
+            self._go_discrete(window)
+        elif stage is not None:
+            self._install(self._stages.fit(stage), window.tail, stage)
+            if stage == "detecting":
+                self._stages = ReferenceStages(self.settings, self._season)
+                self._final = True
+        return j
 
-    def _finish_reference(self) -> None:
+    @property
+    def detectable_from(self) -> int | None:
+        if self._discrete is not None:
+            return self._discrete.detectable_from
+        return self._detectable_from
+
+    @property
+    def stage(self) -> str:
+        """``learning``, ``provisional``, ``refining`` or ``detecting``: see
+        :mod:`streamproc.core.reference.stages`."""
+        if self._discrete is not None:
+            return self._discrete.stage
+        return "learning" if self._ref is None else self._stage
+
+    def _go_discrete(self, window: ReferenceWindow) -> None:
+        """Few distinct values: a categorical monitor takes over, with this reference."""
         s = self.settings
-        window = self._window
-        self._window = ReferenceWindow(s.reference_size, self._season)
+        self._ref, self._dets = None, []
+        self._pipe.reset()
+        self._stages = ReferenceStages(s, self._season)
+        self._discrete = CategoricalMonitor(s, self.signal, self.feature)
+        self._discrete.calibrate(self._discrete_arl())
+        values = np.asarray(window.values)
+        zeros = np.zeros(len(values))
+        times = np.asarray(window.value_ts) if window.value_ts else zeros
+        self._discrete.update([category_name(v) for v in values.tolist()],
+                              zeros.astype(np.int64), times)
+        self._discrete.set_window(window.window_info())
+
+    def _install(self, ref: NumericReference, tail: list[float], stage: str) -> None:
+        """Detect against ``ref`` from now on (``stage``: what it is), with fresh
+        detectors fitted to it."""
+        s = self.settings
+        self._stage = stage
+        if self._detectable_from is None:
+            self._detectable_from = self._stages.window.last[0] + 1
         self._dets = []
         self._pipe.reset()
-        ref = NumericReference.fit(s, window)
         self._ref = ref
+        if self._levels.wandering:
+            ref.allow_level_wander(self._levels.variance, s.block_size)
         ctx = FitContext(s, self._arl, {**ref.range_reference, **ref.block_reference},
                          sample=ref.reference_means)
-        if ref.constant:  # nothing to standardise against: only the range is tested
+        if ref.constant or self._levels.wandering:
+            # Nothing to standardise against, or a level that wanders (its slow moves would
+            # show in the mean tests, and in the spread test through the sketch's uneven
+            # tails): only the range, widened by the wander, is tested.
             self._dets = build([n for n in self._builtin if n == "out_of_range"], ctx)
+        elif stage != "detecting":
+            # A reference still being learnt cannot tell a slow cycle or a wandering level
+            # from drift: only the tests a level change leaves alone run meanwhile (an
+            # abrupt change still shows in them, as an innovation that spreads its block).
+            self._dets = build([n for n in self._builtin if n in _LEVEL_INVARIANT], ctx)
         else:
             specs = [spec for spec in s.river_detectors
                      if not spec.binary and spec.applies_to(self.signal, self.feature)]
             self._dets = build(self._builtin, ctx, specs)
-        self._pipe.hist = ref.history(window.tail) if not ref.constant else []
+        self._pipe.hist = ref.history(tail) if not ref.constant else []
 
     def _monitor(
         self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int
@@ -291,8 +338,11 @@ class NumericMonitor(ValueMonitor):
         # Out-of-range inputs are a data-quality problem; out-of-range predictions or
         # errors belong to their own signal.
         quality = primary.name == "out_of_range" and self.signal == "feature"
+        learnt = {} if self._final else self._stages.learnt(self.stage)  # say it was
+        stats["reference"].update(learnt)
+        window = {**ref.window, **learnt}
         detection = make_detection("data_quality" if quality else self.signal, self.feature,
-                                   fired, position, float(ts[j]), report, stats, ref.window,
+                                   fired, position, float(ts[j]), report, stats, window,
                                    self.settings.budget, self._arl)
         # One episode per monitor: its detectors often see the same change.
         apply_cooldown(self._last_alert, detection, self.settings.cooldown_events, "monitor")
@@ -301,30 +351,41 @@ class NumericMonitor(ValueMonitor):
             for det in fired:  # same episode: keep the reference, fired tests start afresh
                 det.restart()
             return detection
+        if primary.name in _LEVEL_TESTS:
+            self._levels.add(detection, ref.mean, float(report.current["mean"]))
         # Re-baseline: the next values form a new reference.
         self._ref = None
+        self._final = False
         self._dets = []
         self._pipe.reset()
+        self._stages = ReferenceStages(self.settings, self._season)
         return detection
 
     # -- state ---------------------------------------------------------------------------
     def to_state(self) -> dict[str, Any]:
         return {
             "arl": self._arl,
-            "window": self._window.to_state(),
+            "window": self._stages.window.to_state(),
             "ref": None if self._ref is None else self._ref.to_state(),
+            "final": self._final,
+            "stage": [self._stage, self._detectable_from],
             "detectors": [[d.name, d.to_state()] for d in self._dets],
             "pipeline": self._pipe.to_state(),
             "discrete": None if self._discrete is None else self._discrete.to_state(),
             "last_alert": {k: list(v) for k, v in self._last_alert.items()},
+            "levels": self._levels.to_state(),
             "i": [self.n, self.detections],
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._arl = float(state["arl"])
-        self._window = ReferenceWindow.from_state(self.settings.reference_size, state["window"])
+        self._stages = ReferenceStages(self.settings, self._season, ReferenceWindow.from_state(
+            self.settings.reference_size, state["window"]))
         ref = state["ref"]
         self._ref = None if ref is None else NumericReference.from_state(self.settings, ref)
+        self._final = bool(state["final"])
+        stage, since = state["stage"]
+        self._stage, self._detectable_from = str(stage), None if since is None else int(since)
         self._dets = [detector_class(str(name)).from_state(ds) for name, ds in state["detectors"]]
         self._pipe.load_state(state["pipeline"])
         if self._ref is not None and len(self._pipe.hist) != self._ref.order:
@@ -334,4 +395,5 @@ class NumericMonitor(ValueMonitor):
             self._discrete = CategoricalMonitor(self.settings, self.signal, self.feature)
             self._discrete.load_state(state["discrete"])
         self._last_alert = {str(k): [int(p), int(r)] for k, (p, r) in state["last_alert"].items()}
+        self._levels.load_state(state["levels"])
         self.n, self.detections = (int(v) for v in state["i"])

@@ -10,9 +10,12 @@ range and the sampling errors the thresholds average over). May import
 from __future__ import annotations
 
 from .numeric import NumericReference
+from .stages import DISCRETE_MAX, ReferenceStages
 from .window import ReferenceWindow
 
 __all__ = [
+    "DISCRETE_MAX",
+    "ReferenceStages",
     "NumericReference",
     "ReferenceWindow",
 ]

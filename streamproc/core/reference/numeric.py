@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..settings import MonitorSettings
-from ..stats import ARFit, NormalScores, Season, block_stats, fit_ar, fit_ar_segments
+from ..stats import ARFit, NormalScores, Season, block_stats, fit_ar, fit_ar_segments, level_wander
 from .window import ReferenceWindow
 
 __all__ = ["NumericReference"]
@@ -115,6 +115,7 @@ class NumericReference:
         sd_s = math.sqrt(math.fsum((v - m_s) ** 2 for v in block_sd.tolist()) / (nb - 1))
         n_win = len(window.values)
         vif = ar.vif if ar.order else 1.0
+        wander, ratio = level_wander(u, b)
         model.update({
             "block_sd_mean": m_s,
             "block_sd_sd": max(sd_s, 1e-3 * m_s, 1e-12),
@@ -122,7 +123,12 @@ class NumericReference:
             # level comes from all the reference's events (worth n / VIF independent
             # ones, which the whitened scale turns back into n), the scales from the
             # consecutive window.
-            "mean_se": math.sqrt(b / window.seen),
+            # ... plus the level's own slow variation that the dependence model leaves
+            # in the whitened scores (a cycle or trend longer than the reference): the
+            # future level departs from the reference's by about that much.
+            "mean_se": math.sqrt(b / window.seen + b * wander),
+            "wander": wander,
+            "wander_ratio": ratio,
             "scale_se": 1.0 / math.sqrt(2.0 * (n_win - 1)),
             "spread_mean_se": 1.0 / math.sqrt(nb),
             "spread_scale_se": 1.0 / math.sqrt(2.0 * (nb - 1)),
@@ -172,7 +178,7 @@ class NumericReference:
     def block_reference(self) -> dict[str, float]:
         """What the block detectors are fitted from (nothing for a constant reference)."""
         keys = ("mean_se", "scale_se", "block_sd_mean", "block_sd_sd", "spread_mean_se",
-                "spread_scale_se")
+                "spread_scale_se", "wander")
         return {k: self.model[k] for k in keys if k in self.model}
 
     @property
@@ -184,6 +190,8 @@ class NumericReference:
     def dependence_stats(self) -> dict[str, Any]:
         phi = self.model.get("phi", [])
         out = {"ar_order": len(phi), "ar_sum": math.fsum(phi), "vif": self.vif}
+        if self.wander:
+            out["level_wander_sd"] = math.sqrt(self.wander)
         season = self.season
         if season is not None:
             out["season_seconds"] = season.period
@@ -191,10 +199,18 @@ class NumericReference:
         return out
 
     @property
+    def wander(self) -> float:
+        """Variance of the slow level variation the dependence model leaves in the
+        whitened scores, per value (0: none found)."""
+        return float(self.model.get("wander", 0.0))
+
+    @property
     def range_reference(self) -> dict[str, Any]:
         """What the range test is fitted from: the reference's events, worth n / VIF
-        independent ones for how far its extremes reach."""
-        return {"n": max(1, int(self.n / self.vif))}
+        independent ones for how far its extremes reach (n / the coarse blocks' excess
+        dispersion when the level wanders more than that)."""
+        inflation = max(self.vif, float(self.model.get("wander_ratio", 1.0)))
+        return {"n": max(1, int(self.n / inflation))}
 
     @property
     def window(self) -> dict[str, Any]:
@@ -219,6 +235,21 @@ class NumericReference:
         if not p:
             return []
         return self.centred_scores(np.asarray(tail[-p:], dtype=np.float64)).tolist()
+
+    def allow_level_wander(self, variance: float, block: int) -> None:
+        """Account for a level known to wander by ``variance`` (in raw units squared, from
+        the monitor's history of alerts): the level tests' reference error grows by it,
+        in whitened units, and the tested range widens by three of its sd on each side."""
+        if self.constant or variance <= 0.0:
+            return
+        u2 = variance / (self.vif * self.sd * self.sd)
+        old = self.wander
+        if u2 > old:
+            se2 = self.model["mean_se"] ** 2 + block * (u2 - old)
+            self.model.update(mean_se=math.sqrt(se2), wander=u2)
+        widen = 3.0 * math.sqrt(variance)
+        self.summary["range_low"] -= widen
+        self.summary["range_high"] += widen
 
     # -- transforms ---------------------------------------------------------------------------
     @property

@@ -65,8 +65,9 @@ class ReferenceWindow:
                                                            self.bin_n)
 
     def add(self, x: np.ndarray, pos: np.ndarray, ts: np.ndarray, i: int,
-            off: np.ndarray | None = None) -> int:
-        """Take values from x[i:] until the window (or the whole reference) is full."""
+            off: np.ndarray | None = None, until: int | None = None) -> int:
+        """Take values from x[i:] until the window (or the whole reference) is full, or
+        until it has seen ``until`` values; the index of the first value not taken."""
         if self.seen == 0:
             self.first = (int(pos[i]), float(ts[i]))
             self.latest = float(ts[i])
@@ -78,6 +79,8 @@ class ReferenceWindow:
             take = min(self.size - len(self.values), len(x) - i)
         else:
             take = self._until_complete(ts[i:], bins)
+        if until is not None:
+            take = max(0, min(take, until - self.seen))
         chunk = x[i : i + take]
         if not take:
             return i
@@ -102,6 +105,23 @@ class ReferenceWindow:
         self.last = (int(pos[i + take - 1]), float(ts[i + take - 1]))
         self.offsets[1] = -1 if off is None else int(off[i + take - 1])
         return i + take
+
+    def prefix(self) -> ReferenceWindow:
+        """A copy of what is collected so far, complete as it stands: a provisional
+        reference is learnt from it while this one keeps collecting."""
+        out = ReferenceWindow(self.size, self.season)
+        out.values, out.value_phases, out.value_ts = (list(self.values),
+                                                      list(self.value_phases),
+                                                      list(self.value_ts))
+        out.runs = [list(r) for r in self.runs]
+        out.run_phases = [list(r) for r in self.run_phases]
+        out.tail, out.tail_phases = list(self.tail), list(self.tail_phases)
+        out.first, out.last, out.offsets = self.first, self.last, list(self.offsets)
+        out.latest, out.extremes, out.seen = self.latest, self.extremes, self.seen
+        out.step, out.spacing = self.step, self.spacing
+        out.bin_n, out.bin_sum, out.bin_sq = list(self.bin_n), list(self.bin_sum), list(self.bin_sq)
+        out.target = self.seen
+        return out
 
     def window_info(self) -> dict[str, Any]:
         """Which events formed the reference (its provenance)."""

@@ -28,6 +28,7 @@ from .dependence import (
     count_dispersion,
     fit_ar,
     fit_ar_segments,
+    level_wander,
     markov_vif,
     overdispersed,
 )
@@ -44,6 +45,7 @@ __all__ = [
     "DISPERSION_BLOCK",
     "fit_ar",
     "fit_ar_segments",
+    "level_wander",
     "markov_vif",
     "MAX_ABS_VALUE",
     "MAX_BINS",

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["MAX_EXTENSION", "P_MAX", "ARFit", "count_dispersion", "fit_ar", "fit_ar_segments",
-           "markov_vif", "overdispersed"]
+           "level_wander", "markov_vif", "overdispersed"]
 
 # Highest autoregressive order tried: enough for the seasonal and ARMA classes of the
 # detection benchmark (their BIC orders stay below 16), few enough that fitting a
@@ -201,3 +201,43 @@ def count_dispersion(counts: np.ndarray, block: int) -> float:
     if not dependent:
         return 1.0
     return min(max(ratio, 1.0 + 1e-9), MAX_EXTENSION**2)
+
+
+# Coarse blocks of this many test blocks measure the level's slow variation; a reference
+# yields at least _WANDER_MIN of them or the measure is not taken.
+_WANDER_SCALE = 8
+_WANDER_MIN = 6
+
+
+def level_wander(u: list[np.ndarray], block: int) -> tuple[float, float]:
+    """(variance, dispersion ratio) of the level variation left in whitened scores.
+
+    ``u`` are runs of consecutive whitened scores of a reference (unit variance when
+    the dependence model is right); their means over coarse blocks of
+    ``_WANDER_SCALE * block`` values vary as 1 / c around zero then. A slow cycle or a
+    trend that the reference is too short for leaves more: the excess variance is
+    returned (per value; 0 unless the dispersion is significant, see
+    :func:`overdispersed`), with the ratio of the observed to the expected variance.
+
+    >>> rng = np.random.default_rng(5)
+    >>> level_wander([rng.normal(size=2000)], 16)
+    (0.0, 1.0)
+    >>> slow = rng.normal(size=2000) + np.sin(np.arange(2000) / 300)
+    >>> var, ratio = level_wander([slow], 16)
+    >>> round(var, 2), ratio > 10
+    (0.49, True)
+    """
+    c = _WANDER_SCALE * block
+    first = len(u[0]) if u else 0
+    if first // c < _WANDER_MIN:  # a short reference: coarser blocks of at least 2 blocks
+        c = max(2 * block, (first // _WANDER_MIN) // block * block)
+    means = [seg[: len(seg) // c * c].reshape(-1, c).mean(axis=1) for seg in u if len(seg) >= c]
+    coarse = np.concatenate(means) if means else np.zeros(0)
+    k = len(coarse)
+    if k < _WANDER_MIN:
+        return 0.0, 1.0
+    var = float(np.var(coarse, ddof=1))
+    ratio = var * c
+    if not overdispersed(ratio * (k - 1), k - 1):
+        return 0.0, 1.0
+    return max(var - 1.0 / c, 0.0), ratio

@@ -116,6 +116,14 @@ class FeatureMonitor(Monitor):
         return self.values.learning
 
     @property
+    def stage(self) -> str:
+        return self.values.stage
+
+    @property
+    def detectable_from(self) -> int | None:
+        return self.values.detectable_from
+
+    @property
     def dependence(self) -> float | None:
         return self.values.dependence
 
