@@ -9,7 +9,7 @@ core.
 
 from __future__ import annotations
 
-from .block_moments import MAX_ABS_VALUE, Z_CLIP, block_stats
+from .block_moments import MAX_ABS_VALUE, Z_CLIP, block_sd_floor, block_stats
 from .category_counts import (
     DISPERSION_BLOCK,
     MAX_BLOCK,
@@ -38,6 +38,7 @@ from .season import MAX_BINS, MIN_BIN_EVENTS, MIN_BINS, Season, parse_duration
 __all__ = [
     "ARFit",
     "block_scores",
+    "block_sd_floor",
     "block_stats",
     "category_name",
     "count_dispersion",
