@@ -114,6 +114,8 @@ class Settings(BaseSettings):
     join_max_predictions: int = limit_field("join_max_predictions")
     join_max_labels: int = limit_field("join_max_labels")
     join_window_seconds: float = limit_field("join_window_seconds")
+    max_models: int = limit_field("max_models")
+    model_idle_seconds: float = limit_field("model_idle_seconds")
     metrics_max_series: int = Field(
         10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
     )
@@ -163,6 +165,9 @@ class Settings(BaseSettings):
             join_max_predictions=self.join_max_predictions,
             join_max_labels=self.join_max_labels,
             join_window_seconds=self.join_window_seconds,
+            max_models=self.max_models,
+            model_idle_seconds=self.model_idle_seconds,
+            listed_models=frozenset(self.models),
         )
 
     def kafka_properties(self) -> dict[str, str]:
