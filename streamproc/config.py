@@ -116,8 +116,11 @@ class Settings(BaseSettings):
     join_window_seconds: float = limit_field("join_window_seconds")
     max_models: int = limit_field("max_models")
     model_idle_seconds: float = limit_field("model_idle_seconds")
+    # ~1.2 KB of exposition per monitor: 1,000 monitors are ~1.2 MB, which with the
+    # per-model series of max_models models keeps /metrics under 2 MB (README "Metrics").
     metrics_max_series: int = Field(
-        10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
+        1_000, ge=1, description="Monitors whose per-monitor series are exported: those "
+        "that alerted first, then the highest drift scores (cardinality budget)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     engine: Literal["librdkafka", "faust"] = Field(

@@ -8,7 +8,9 @@ an event of a further model is *refused* (the engine dead-letters it with reason
 are not counted and never evicted.
 
 A model that sent nothing for ``idle_seconds`` of the partition's **event time** (the
-latest event timestamp the unit absorbed, of any input topic) is evicted: its state
+latest event timestamp of the valid events the unit was given, of any input topic, the
+refused ones included: otherwise a partition whose places all went to a producer bug's
+model ids, which never send again, would refuse every new model for ever) is evicted: its state
 leaves the unit, so the next snapshot no longer holds it, and if it comes back it
 starts from nothing (a new reference). Event time rather than wall time: a replay after
 a crash sees the same timestamps, so it evicts the same models at the same events and
@@ -139,8 +141,8 @@ class ModelPlaces:
         latest = self.clock
         for model_id, rows in groups.items():
             newest = float(seg_ts[rows].max())
+            latest = max(latest, newest)  # refused events move the clock too (see above)
             if model_id in self.listed:
-                latest = max(latest, newest)
                 continue
             seen = self.last.get(model_id)
             if seen is None:
@@ -151,7 +153,6 @@ class ModelPlaces:
                 self.last[model_id] = newest
             elif newest > seen or seen == math.inf:
                 self.last[model_id] = newest
-            latest = max(latest, newest)
         segment.refused.sort()
         self.clock = latest
 
