@@ -26,6 +26,7 @@ from ..contracts import Detection, EventBatch, InputEvent, make_alert
 from ..errors import InvalidSetting, InvalidState
 from ..monitors import MonitorView
 from ..settings import DetectionConfig
+from .encoded import EncodedModels
 from .label_join import JoinBuffer, Outcome
 from .model import ModelMonitor
 from .places import ModelPlaces
@@ -103,6 +104,7 @@ class PartitionMonitors:
         self.joins: dict[str, JoinBuffer] = {}
         self.places = ModelPlaces(config.places_per_partition, config.model_idle_seconds,
                                   config.listed_models)
+        self.encoded = EncodedModels()  # what checkpoints re-encode: touched models only
 
     # -- routing ----------------------------------------------------------------------------
     def absorbed(self, kind: str) -> int:
@@ -120,6 +122,7 @@ class PartitionMonitors:
         return int(np.searchsorted(offsets, self.absorbed(kind), side="right"))
 
     def _model(self, model_id: str, version: str) -> ModelMonitor:
+        self.encoded.touch(model_id)  # the one way to a model's monitors
         versions = self.models.get(model_id)
         if versions is None:
             versions = self.models[model_id] = OrderedDict()
@@ -137,6 +140,7 @@ class PartitionMonitors:
         return mm
 
     def _join(self, model_id: str) -> JoinBuffer:
+        self.encoded.touch(model_id)  # the one way to a model's label join
         jb = self.joins.get(model_id)
         if jb is None:
             cfg = self.config
@@ -315,12 +319,20 @@ class PartitionMonitors:
                 for outcome, n in jb.counts().items()]
 
     # -- state ---------------------------------------------------------------------------------
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, encoded: bool = False) -> dict[str, Any]:
+        """The unit's state as plain data; ``encoded``: each model's part as JSON already
+        (``orjson.Fragment``), re-encoded only for models touched since the last such call
+        (checkpoints: see :mod:`.encoded`). Both serialise to the same JSON."""
+        if encoded:
+            models, joins = self.encoded.fragments(self.models, self.joins)
+        else:
+            models = [mm.to_state() for v in self.models.values() for mm in v.values()]
+            joins = {mid: jb.to_state() for mid, jb in self.joins.items()}
         return {
             "partition": self.partition,
             "offsets": dict(self.offsets),
-            "models": [mm.to_state() for v in self.models.values() for mm in v.values()],
-            "joins": {mid: jb.to_state() for mid, jb in self.joins.items()},
+            "models": models,
+            "joins": joins,
             "places": self.places.to_state(),
         }
 
