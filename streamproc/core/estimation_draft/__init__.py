@@ -1,0 +1,1 @@
+"""Label-free performance estimation (draft)."""
