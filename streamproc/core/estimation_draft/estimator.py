@@ -143,7 +143,7 @@ class PerformanceEstimator:
         truth = y.astype(np.float64) if s.ndim == 1 else np.eye(s.shape[1])[y]
         realised = {k: float(v[0]) for k, v in metrics(s, pred, truth[None]).items()}
         estimated = {k: float(v[0]) for k, v in metrics(s, pred, oof[None]).items()}
-        c = Calibration.correctness(calibration.probabilities(s), pred)
+        c = calibration.correctness(calibration.probabilities(s), pred)
         design = block_design(c, block_size)
         return cls(calibration, realised, estimated, design, arl_events, performance_window,
                    block_size, target_drop)
@@ -167,7 +167,7 @@ class PerformanceEstimator:
         n = len(s)
         pos = (np.arange(self.n, self.n + n, dtype=np.int64) if positions is None
                else np.asarray(positions, dtype=np.int64))
-        c = Calibration.correctness(self.calibration.probabilities(s), pred)
+        c = self.calibration.correctness(self.calibration.probabilities(s), pred)
         vals = np.concatenate([self._carry, c])
         vpos = np.concatenate([self._carry_pos, pos])
         b = self.block_size

@@ -66,11 +66,10 @@ class Calibration:
                         axis=2)
         return reps / reps.sum(axis=2, keepdims=True)
 
-    @staticmethod
-    def correctness(p: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    def correctness(self, p: np.ndarray, predicted: np.ndarray) -> np.ndarray:
         """Expected correctness of each prediction given its calibrated probabilities
         (works on replicate stacks too: the last axes are (n,) or (n, C))."""
-        if p.ndim == predicted.ndim:  # binary
+        if self.binary:
             return np.where(predicted == 1, p, 1.0 - p)
         return np.take_along_axis(p, np.broadcast_to(predicted[..., None],
                                                      (*p.shape[:-1], 1)), axis=-1)[..., 0]
