@@ -33,6 +33,7 @@ the caller's policy.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,7 +42,7 @@ import numpy as np
 from streamproc.core.calibration import cusum_threshold
 
 from ._lindley import LindleyCusum, pack, quantize, unpack
-from .reference import Calibration, block_design
+from .reference import Calibration, block_design, block_scores
 from .window import MetricEstimate, binary_metrics, multiclass_metrics, window_estimate
 
 __all__ = ["PerformanceAlert", "PerformanceEstimator"]
@@ -92,14 +93,14 @@ class PerformanceEstimator:
     >>> worse = rng.beta(1.5, 1.5, 10_000)  # scores nearer 0.5: less accurate
     >>> first = est.update(np.concatenate([stable, worse]))[0]
     >>> first.detector, first.position, first.onset_position, first.direction
-    ('estimated_accuracy', 30079, 29984, 'down')
+    ('estimated_accuracy', 30111, 29984, 'down')
     >>> m = est.estimate()["accuracy"]  # the last 2,000 predictions
     >>> round(m.estimate, 3), round(m.lower, 3), round(m.upper, 3)
     (0.718, 0.699, 0.738)
     """
 
     def __init__(self, calibration: Calibration, reference: dict[str, float],
-                 reference_estimate: dict[str, float], design: dict[str, float],
+                 reference_estimate: dict[str, float], design: dict[str, Any],
                  arl_events: float = 1e5, performance_window: int = PERFORMANCE_WINDOW,
                  block_size: int = BLOCK_SIZE, target_drop: float = TARGET_DROP) -> None:
         if performance_window < 100:
@@ -114,7 +115,10 @@ class PerformanceEstimator:
         self.performance_window = int(performance_window)
         self.block_size = int(block_size)
         self.target_drop = float(target_drop)
-        self.allowance = 0.5 * self.target_drop / design["scale"]  # in block-z units
+        # In block-score units, capped at 0.5 (a CUSUM tuned for shifts of 1 sd of block
+        # means): a larger allowance makes the threshold small and the false-alarm rate
+        # then depends on the tail of single blocks, which the scores only approximate.
+        self.allowance = min(0.5 * self.target_drop / design["scale"], 0.5)
         self.calibrate(arl_events)
         width = () if calibration.binary else (len(calibration.calibrators),)
         self._scores = np.zeros((0, *width))
@@ -175,7 +179,7 @@ class PerformanceEstimator:
         alerts: list[PerformanceAlert] = []
         if full:
             means = vals[: full * b].reshape(full, b).mean(axis=1)
-            z = (means - self.design["mean"]) / self.design["scale"]
+            z = block_scores(means, self.design)
             base = self._cusum.n
             first_pos = vpos[: full * b : b]
             for j, onset, m in self._cusum.feed(quantize(-z - self.allowance)):
@@ -202,7 +206,8 @@ class PerformanceEstimator:
         win_p = np.concatenate([self._pred, pred[max(0, end + 1 - w): end + 1]])[-w:]
         metrics = self._estimate(win_s, win_p, self.n + end + 1)
         acc = metrics["accuracy"]
-        since = self.design["mean"] - self.design["scale"] * (mean_increment + self.allowance)
+        since = self.design["mean"] - self.design["scale"] * math.sqrt(self.design["vif"]) * (
+            mean_increment + self.allowance)
         stats = {**acc.as_dict(), "window": len(win_s), "accuracy_since_onset": since,
                  "threshold": self._cusum.threshold,
                  "target_drop": self.target_drop, "arl_events": self.arl_events,
@@ -243,7 +248,7 @@ class PerformanceEstimator:
         est = cls(Calibration.from_state(state["calibration"]),
                   {k: float(v) for k, v in state["reference"].items()},
                   {k: float(v) for k, v in state["reference_estimate"].items()},
-                  {k: float(v) for k, v in state["design"].items()},
+                  {k: (v if k == "knots" else float(v)) for k, v in state["design"].items()},
                   float(arl), int(window), int(block), float(drop))
         est._cusum = LindleyCusum.from_state(state["cusum"])
         width = () if est.calibration.binary else (len(est.calibration.calibrators),)

@@ -10,14 +10,21 @@ expected correctness on the reference, from which the drop test is calibrated.
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from .calibrator import ScoreCalibrator
 
-__all__ = ["Calibration", "block_design"]
+__all__ = ["Calibration", "block_design", "block_scores"]
 
+# Block means of expected correctness are skewed (most predictions are nearly sure,
+# a few are not): they are mapped to normal scores through the distribution of this
+# many bootstrap blocks of the reference, kept as _KNOTS quantiles.
+_BOOT_BLOCKS = 16_384
+_KNOTS = 129
+_Z = np.array([NormalDist().inv_cdf((i + 0.5) / _KNOTS) for i in range(_KNOTS)])
 # Groups of this many blocks test the reference for dependence between blocks.
 _GROUP = 8
 # z of the one-sided test that block means are overdispersed (dependent): 3.7 is a
@@ -94,35 +101,49 @@ def _wilson_hilferty_z(ratio: float, dof: int) -> float:
     return (ratio ** (1.0 / 3.0) - (1.0 - a)) / math.sqrt(a)
 
 
-def block_design(c: np.ndarray, block: int) -> dict[str, float]:
-    """In-control mean, scale and sampling errors of block means of expected
-    correctness ``c`` (in time order).
+def block_design(c: np.ndarray, block: int, seed: int = 0) -> dict[str, Any]:
+    """In-control behaviour of block means of expected correctness ``c`` (time order).
 
-    The scale is the block means' standard deviation, times the square root of their
-    variance inflation across blocks when means of ``_GROUP`` consecutive blocks vary
-    significantly more than independent blocks would (an autocorrelated stream).
-    ``mean_se`` and ``scale_se`` are the standard errors of the reference mean (in
-    units of the scale) and of the log scale, which the threshold averages over.
+    Block means are turned into normal scores (:func:`block_scores`) through the
+    quantiles of ``_BOOT_BLOCKS`` bootstrap blocks of the reference, so that the drop
+    test's increments are N(0, 1) on a stable stream even though ``c`` is skewed.
+    ``vif`` is the scores' variance inflation across blocks when means of ``_GROUP``
+    consecutive reference blocks vary significantly more than independent blocks
+    would (an autocorrelated stream); the scores are divided by its square root.
+    ``scale`` is the block means' standard deviation (accuracy per unit of score),
+    ``mean_se`` and ``scale_se`` the standard errors of the reference's centre (in
+    score units) and of its log scale, which the threshold averages over.
 
     >>> rng = np.random.default_rng(2)
     >>> d = block_design(rng.beta(9, 1, 40_000), 32)
-    >>> round(d["mean"], 3), round(d["vif"], 2), round(d["mean_se"], 4)
-    (0.9, 1.0, 0.0283)
+    >>> round(d["mean"], 3), round(d["vif"], 2), round(d["mean_se"], 4), len(d["knots"])
+    (0.9, 1.0, 0.0283, 129)
     """
     j = len(c) // block
     if j < 4 * _GROUP:
         raise ValueError(f"the reference has {len(c)} predictions: the drop test needs at "
                          f"least {4 * _GROUP * block} ({4 * _GROUP} blocks of {block})")
-    m = c[: j * block].reshape(j, block).mean(axis=1)
-    mean = float(np.mean(c))
-    sd = float(np.std(m, ddof=1))
+    rng = np.random.default_rng(seed)
+    boot = np.sort(c[rng.integers(0, len(c), (_BOOT_BLOCKS, block))].mean(axis=1))
+    knots = np.quantile(boot, (np.arange(_KNOTS) + 0.5) / _KNOTS)
+    design: dict[str, Any] = {"mean": float(np.mean(c)), "knots": knots.tolist(), "vif": 1.0}
+    z = block_scores(c[: j * block].reshape(j, block).mean(axis=1), design)
     g = j // _GROUP
-    gm = m[: g * _GROUP].reshape(g, _GROUP).mean(axis=1)
-    ratio = float(np.var(gm, ddof=1)) * _GROUP / max(sd * sd, 1e-300)
+    gm = z[: g * _GROUP].reshape(g, _GROUP).mean(axis=1)
+    ratio = float(np.var(gm, ddof=1)) * _GROUP / max(float(np.var(z, ddof=1)), 1e-300)
     vif = ratio if _wilson_hilferty_z(ratio, g - 1) > _DISPERSION_Z else 1.0
-    centred = (m - np.mean(m)) / max(sd, 1e-300)
-    kurtosis = float(np.mean(centred**4))
-    scale = max(sd * math.sqrt(vif), 1e-12)
-    return {"mean": mean, "scale": scale, "vif": vif, "blocks": float(j),
-            "mean_se": 1.0 / math.sqrt(j),  # se of the mean = scale / sqrt(j)
-            "scale_se": math.sqrt(max(kurtosis - 1.0, 0.5) * vif / (4.0 * j))}
+    design.update(vif=vif, blocks=float(j), scale=max(float(np.std(boot)), 1e-12),
+                  mean_se=1.0 / math.sqrt(j), scale_se=math.sqrt(vif / (2.0 * j)))
+    return design
+
+
+def block_scores(means: np.ndarray, design: dict[str, Any]) -> np.ndarray:
+    """Normal scores of block means (see :func:`block_design`), linear beyond the
+    extreme knots (a fall far outside the reference stays large), over sqrt(vif)."""
+    knots = np.asarray(design["knots"])
+    z = np.interp(means, knots, _Z)
+    lo_slope = (_Z[1] - _Z[0]) / max(knots[1] - knots[0], 1e-12)
+    hi_slope = (_Z[-1] - _Z[-2]) / max(knots[-1] - knots[-2], 1e-12)
+    z = np.where(means < knots[0], _Z[0] + (means - knots[0]) * lo_slope, z)
+    z = np.where(means > knots[-1], _Z[-1] + (means - knots[-1]) * hi_slope, z)
+    return z / math.sqrt(design["vif"])
