@@ -171,7 +171,9 @@ class CalibrationCheck:
                          "labelled": len(recent), "odds_ratio": rho,
                          "threshold": cus.threshold, "arl_events": self.arl_events}
                 alerts.append(PerformanceAlert("calibration", int(pos[j]), start, side, stats))
-            if cus.onset is not None and cus.onset >= base:
+            if cus.onset is None:
+                self._onset[side] = -1
+            elif cus.onset >= base:
                 self._onset[side] = int(pos[cus.onset - base])
         self._recent = np.concatenate([self._recent, np.stack([x, c], axis=1)])[-REPORT_WINDOW:]
         self.n += n

@@ -187,7 +187,9 @@ class PerformanceEstimator:
                 end = j * b + b - 1 - len(self._carry)  # index in this batch
                 alerts.append(self._alert(s, pred, end, int(vpos[j * b + b - 1]), start, m))
             onset = self._cusum.onset
-            if onset is not None and onset >= base:
+            if onset is None:
+                self._onset_pos = -1  # no excursion: nothing to remember (same state)
+            elif onset >= base:
                 self._onset_pos = int(first_pos[onset - base])
         self._carry, self._carry_pos = vals[full * b:], vpos[full * b:]
         self._push(s, pred)
