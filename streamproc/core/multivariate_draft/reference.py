@@ -65,8 +65,9 @@ class JointReference:
     """
 
     def __init__(self, knots: np.ndarray | None, var: np.ndarray | None, chol: np.ndarray,
-                 n: int) -> None:
+                 n: int, centre: np.ndarray | None = None) -> None:
         self.knots = knots
+        self.centre = np.zeros(chol.shape[0]) if centre is None else centre
         self.var = var  # A of z_t = A z_{t-1} + e_t, or None (independent)
         self.chol = chol  # L: innovations' covariance = L L^T
         self.inv_chol = np.linalg.inv(chol)
@@ -97,7 +98,8 @@ class JointReference:
             z = _scores(x, knots)
         else:
             z = x
-        z = z - z.mean(axis=0)
+        centre = z.mean(axis=0)
+        z = z - centre
         var = None
         s0 = np.cov(z.T, bias=True).reshape(d, d)
         prev, cur = z[:-1], z[1:]
@@ -109,10 +111,11 @@ class JointReference:
             var, cov = a, s1
         else:
             cov = s0
-        return cls(knots, var, np.linalg.cholesky(cov), n)
+        return cls(knots, var, np.linalg.cholesky(cov), n, centre)
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        return x if self.knots is None else _scores(x, self.knots)
+        """Centred scores (normal scores, or the given ones) of events ``x``."""
+        return (x if self.knots is None else _scores(x, self.knots)) - self.centre
 
     def whiten(self, x: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(u, last score vector) of events ``x`` following the score vector ``last``."""
@@ -127,7 +130,7 @@ class JointReference:
     def to_state(self) -> dict[str, Any]:
         return {"knots": None if self.knots is None else self.knots.tolist(),
                 "var": None if self.var is None else self.var.tolist(),
-                "chol": self.chol.tolist(), "n": self.n}
+                "chol": self.chol.tolist(), "n": self.n, "centre": self.centre.tolist()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> JointReference:
@@ -138,4 +141,7 @@ class JointReference:
         if chol.shape != (d, d) or (knots is not None and knots.shape != (d, KNOTS)) or (
                 var is not None and var.shape != (d, d)):
             raise ValueError("joint reference state: matrices of mismatched sizes")
-        return cls(knots, var, chol, int(state["n"]))
+        centre = np.asarray(state["centre"], dtype=np.float64)
+        if centre.shape != (d,):
+            raise ValueError("joint reference state: a centre of the wrong size")
+        return cls(knots, var, chol, int(state["n"]), centre)
