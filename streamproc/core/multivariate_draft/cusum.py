@@ -77,12 +77,16 @@ class JointCusum:
         self.n = 0
         self.start = 0
         self.last = np.zeros(k)  # each estimate's log-likelihood ratio at the last event
+        self.at_alarms: list[tuple[np.ndarray, np.ndarray]] = []
 
     def feed(self, u: np.ndarray) -> list[tuple[int, int]]:
         """Consume whitened vectors; (index in ``u``, excursion's first index since the
         start of the stream) per alarm. The statistic restarts after an alarm; the
-        estimates go on (they are the in-control process's, whatever alarmed)."""
+        estimates go on (they are the in-control process's, whatever alarmed).
+        ``at_alarms`` then holds, per alarm, the estimates and their log-likelihood
+        ratios at the alarming event (what an alert explains)."""
         out = []
+        self.at_alarms: list[tuple[np.ndarray, np.ndarray]] = []
         rates = self.rates
         scale = rates / (1.0 - rates)
         dlog = self.d * np.log1p(-rates)
@@ -107,6 +111,7 @@ class JointCusum:
             self.s = max(0.0, self.s + w)
             if self.s > self.threshold:
                 out.append((i, self.start))
+                self.at_alarms.append((cov.copy(), ll.copy()))
                 self.s = 0.0
             if self.n % _REFRESH == 0:
                 chol = np.linalg.cholesky(cov)

@@ -135,21 +135,23 @@ class JointDriftMonitor:
             return out
         u, self._last = self.ref.whiten(x[i:], self._last)
         base = self.cusum.n
-        for j, start in self.cusum.feed(u):
+        alarms = self.cusum.feed(u)
+        for (j, start), (cov, ll) in zip(alarms, self.cusum.at_alarms, strict=True):
             onset = int(pos[i + start - base]) if start >= base else self._onset
-            out.append(JointAlert(int(pos[i + j]), onset, self._explain()))
+            out.append(JointAlert(int(pos[i + j]), onset, self._explain(cov, ll)))
         if self.cusum.s == 0:
             self._onset = -1  # no excursion: nothing to remember (same state in any batching)
         elif self.cusum.start >= base:
             self._onset = int(pos[i + self.cusum.start - base])
         return out
 
-    def _explain(self) -> dict[str, Any]:
-        """What moved most, from the estimate whose likelihood ratio is the larger."""
+    def _explain(self, estimates: np.ndarray, ll: np.ndarray) -> dict[str, Any]:
+        """What moved most, from the estimate whose likelihood ratio was the larger at
+        the alarming event (``estimates`` are the EWMAs after it)."""
         ref, cus = self.ref, self.cusum
         assert ref is not None and cus is not None
-        k = int(np.argmax(cus.last))
-        sigma = cus.estimates()[k]
+        k = int(np.argmax(ll))
+        sigma = estimates[k]
         cov = ref.chol @ sigma @ ref.chol.T
         sd = np.sqrt(np.diag(cov))
         corr = cov / np.outer(sd, sd)
