@@ -93,6 +93,15 @@ def test_whitening_makes_an_ar1_stream_independent_and_white() -> None:
     assert np.all(np.abs(lag) < 0.03)
 
 
+def test_linear_marginals_round_trip_and_standardise() -> None:
+    mon = JointDriftMonitor(NAMES, reference_size=4000, marginals="linear")
+    mon.update(STREAM[:4500])
+    restored = JointDriftMonitor.from_state(json.loads(json.dumps(mon.to_state())))
+    assert restored.ref is not None and restored.ref.knots is None
+    assert np.allclose(restored.ref.scale, [1.0, 30.0, 0.01], rtol=0.05)
+    assert _feed(restored, STREAM[4500:], []) == _feed(mon, STREAM[4500:], [])
+
+
 def test_independent_reference_keeps_no_var_model() -> None:
     rng = np.random.default_rng(4)
     assert JointReference.fit(rng.normal(size=(5000, 4))).var is None
@@ -139,6 +148,7 @@ def test_missing_values_are_skipped_and_counted() -> None:
     (lambda: JointDriftMonitor([f"f{i}" for i in range(17)]), "1 to 16 features"),
     (lambda: JointDriftMonitor(NAMES).update(np.zeros((5, 2))), "rows of 3 values"),
     (lambda: JointReference.fit(np.zeros((100, 3))), "needs at least 500 events"),
+    (lambda: JointDriftMonitor(NAMES, marginals="rank"), "marginals must be one of"),
     (lambda: JointReference.fit(np.repeat(np.arange(5.0), 200)[:, None]), "few distinct"),
 ])
 def test_bad_inputs_say_what_to_fix(call, message: str) -> None:

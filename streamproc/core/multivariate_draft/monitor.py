@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from .cusum import JointCusum, threshold
-from .reference import JointReference
+from .reference import MARGINALS, JointReference
 
 __all__ = ["D_MAX", "JointAlert", "JointDriftMonitor", "select_features"]
 
@@ -73,14 +73,17 @@ class JointDriftMonitor:
     """
 
     def __init__(self, features: Sequence[str], reference_size: int = 5000,
-                 arl_events: float = 1e5, scored: bool = False) -> None:
+                 arl_events: float = 1e5, marginals: str = "normal") -> None:
         if not 1 <= len(features) <= D_MAX:
             raise ValueError(f"a joint monitor takes 1 to {D_MAX} features, got "
                              f"{len(features)}: pick them with select_features()")
         self.features = list(features)
         self.reference_size = int(reference_size)
         self.arl_events = float(arl_events)
-        self.scored = bool(scored)
+        if marginals not in MARGINALS:
+            raise ValueError(f"marginals must be one of {', '.join(MARGINALS)}, got "
+                             f"{marginals!r}")
+        self.marginals = marginals
         self.ref: JointReference | None = None
         self.cusum: JointCusum | None = None
         self._window: list[np.ndarray] = []
@@ -126,7 +129,7 @@ class JointDriftMonitor:
             i = min(need, len(x))
             if need > len(x):
                 return out
-            ref = JointReference.fit(np.vstack(self._window), self.scored)
+            ref = JointReference.fit(np.vstack(self._window), self.marginals)
             self.ref, self._window = ref, []
             self.cusum = JointCusum(self.d, threshold(self.arl_events, self.d))
             self._last = ref.whiten(x[i - 1 : i], self._last)[1] if i else self._last
@@ -177,7 +180,7 @@ class JointDriftMonitor:
 
     def to_state(self) -> dict[str, Any]:
         return {"features": self.features, "settings": [self.reference_size, self.arl_events,
-                                                        int(self.scored)],
+                                                        self.marginals],
                 "ref": None if self.ref is None else self.ref.to_state(),
                 "cusum": None if self.cusum is None else self.cusum.to_state(),
                 "window": np.vstack(self._window).tolist() if self._window else [],
@@ -185,8 +188,8 @@ class JointDriftMonitor:
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> JointDriftMonitor:
-        size, arl, scored = state["settings"]
-        mon = cls(state["features"], int(size), float(arl), bool(scored))
+        size, arl, marginals = state["settings"]
+        mon = cls(state["features"], int(size), float(arl), str(marginals))
         mon.ref = None if state["ref"] is None else JointReference.from_state(state["ref"])
         mon.cusum = None if state["cusum"] is None else JointCusum.from_state(state["cusum"])
         window = np.asarray(state["window"], dtype=np.float64).reshape(-1, mon.d)

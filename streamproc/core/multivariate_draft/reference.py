@@ -3,10 +3,16 @@
 Three maps turn an event's numeric features into a vector ``u`` that is N(0, I) and
 independent from event to event on a stable stream:
 
-* **normal scores**: each feature through the normal quantiles of its place in the
-  reference distribution (a 129-knot quantile sketch, as the numeric monitors'
-  ``streamproc.core.scores`` does with 257), so skewed features behave as N(0, 1)
-  ones; the caller may pass scores it already has instead (``scored=True``);
+* **marginal scores** (``marginals``): ``"normal"`` (default) maps each feature
+  through the normal quantiles of its place in the reference distribution (a 129-knot
+  quantile sketch, as the numeric monitors' ``streamproc.core.scores`` does with
+  257), so skewed features behave as N(0, 1) ones; ``"linear"`` standardises by the
+  reference mean and sd; ``"given"`` takes values that are scores already (the
+  numeric monitors' normal scores) and only centres them. The sketch's tail knots
+  carry sampling noise (more on a dependent reference); in a direction of tiny
+  variance (two features correlated 0.985) that noise is as large as the signal and
+  costs false alarms (benchmarks/results/multivariate.md): ``"linear"`` is then the
+  better choice for near-Gaussian features;
 * **prewhitening in time**: a VAR(1) ``z_t = A z_{t-1} + e_t`` fitted by least squares
   on the reference, kept when BIC prefers it to independence. Autocorrelated features
   (AR(1) phi = 0.6: products of such scores have a lag-one correlation of phi^2, so an
@@ -27,7 +33,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KNOTS", "JointReference"]
+__all__ = ["KNOTS", "MARGINALS", "JointReference"]
+
+MARGINALS = ("normal", "linear", "given")
 
 KNOTS = 129
 _LEVELS = (np.arange(KNOTS) + 0.5) / KNOTS
@@ -65,9 +73,11 @@ class JointReference:
     """
 
     def __init__(self, knots: np.ndarray | None, var: np.ndarray | None, chol: np.ndarray,
-                 n: int, centre: np.ndarray | None = None) -> None:
+                 n: int, centre: np.ndarray | None = None,
+                 scale: np.ndarray | None = None) -> None:
         self.knots = knots
         self.centre = np.zeros(chol.shape[0]) if centre is None else centre
+        self.scale = np.ones(chol.shape[0]) if scale is None else scale
         self.var = var  # A of z_t = A z_{t-1} + e_t, or None (independent)
         self.chol = chol  # L: innovations' covariance = L L^T
         self.inv_chol = np.linalg.inv(chol)
@@ -80,7 +90,7 @@ class JointReference:
         return self.chol.shape[0]
 
     @classmethod
-    def fit(cls, x: np.ndarray, scored: bool = False) -> JointReference:
+    def fit(cls, x: np.ndarray, marginals: str = "normal") -> JointReference:
         x = np.asarray(x, dtype=np.float64)
         n, d = x.shape
         if n < 50 * d * (d + 1) // 2 or n < 500:
@@ -89,15 +99,23 @@ class JointReference:
                              "longer reference or fewer features")
         if not np.isfinite(x).all():
             raise ValueError("joint reference values must be finite: drop incomplete events")
+        if marginals not in MARGINALS:
+            raise ValueError(f"marginals must be one of {', '.join(MARGINALS)}, got "
+                             f"{marginals!r}")
         knots = None
-        if not scored:
+        scale = np.ones(d)
+        if marginals == "normal":
             knots = np.quantile(x, _LEVELS, axis=0).T.copy()
             if np.any(np.diff(knots, axis=1) <= 0):
                 raise ValueError("a feature of the joint reference has ties across quantiles "
                                  "(few distinct values): leave it to the categorical monitors")
             z = _scores(x, knots)
         else:
-            z = x
+            if marginals == "linear":
+                scale = x.std(axis=0)
+                if np.any(scale <= 0):
+                    raise ValueError("a feature of the joint reference is constant: leave it out")
+            z = x / scale
         centre = z.mean(axis=0)
         z = z - centre
         var = None
@@ -111,11 +129,12 @@ class JointReference:
             var, cov = a, s1
         else:
             cov = s0
-        return cls(knots, var, np.linalg.cholesky(cov), n, centre)
+        return cls(knots, var, np.linalg.cholesky(cov), n, centre, scale)
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Centred scores (normal scores, or the given ones) of events ``x``."""
-        return (x if self.knots is None else _scores(x, self.knots)) - self.centre
+        z = x / self.scale if self.knots is None else _scores(x, self.knots)
+        return z - self.centre
 
     def whiten(self, x: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(u, last score vector) of events ``x`` following the score vector ``last``."""
@@ -130,7 +149,8 @@ class JointReference:
     def to_state(self) -> dict[str, Any]:
         return {"knots": None if self.knots is None else self.knots.tolist(),
                 "var": None if self.var is None else self.var.tolist(),
-                "chol": self.chol.tolist(), "n": self.n, "centre": self.centre.tolist()}
+                "chol": self.chol.tolist(), "n": self.n, "centre": self.centre.tolist(),
+                "scale": self.scale.tolist()}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> JointReference:
@@ -142,6 +162,7 @@ class JointReference:
                 var is not None and var.shape != (d, d)):
             raise ValueError("joint reference state: matrices of mismatched sizes")
         centre = np.asarray(state["centre"], dtype=np.float64)
-        if centre.shape != (d,):
-            raise ValueError("joint reference state: a centre of the wrong size")
-        return cls(knots, var, chol, int(state["n"]), centre)
+        scale = np.asarray(state["scale"], dtype=np.float64)
+        if centre.shape != (d,) or scale.shape != (d,):
+            raise ValueError("joint reference state: a centre or scale of the wrong size")
+        return cls(knots, var, chol, int(state["n"]), centre, scale)
