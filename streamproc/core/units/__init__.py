@@ -13,6 +13,7 @@ from __future__ import annotations
 from .feature import FeatureMonitor, kind_of
 from .label_join import JoinBuffer, Outcome, is_number
 from .model import ModelMonitor, task_of
+from .model_wide import ModelWide, PerformanceView
 from .partition import Applied, PartitionMonitors, group_rows
 
 __all__ = [
@@ -23,7 +24,9 @@ __all__ = [
     "JoinBuffer",
     "kind_of",
     "ModelMonitor",
+    "ModelWide",
     "Outcome",
     "PartitionMonitors",
+    "PerformanceView",
     "task_of",
 ]

@@ -22,7 +22,8 @@ in the reference; only the mix of scores changes. That map is learnt here:
   the errors of neighbouring bins correlated as the bootstrap makes them.
 
 Multiclass models are calibrated one-vs-rest (one map per class score) and the
-calibrated class probabilities are renormalised to sum to one.
+calibrated class probabilities are renormalised to sum to one (:class:`ClassCalibration`,
+which also turns probabilities into each prediction's expected correctness).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from ._lindley import pack, unpack
+from ..errors import InvalidSetting, InvalidState
+from ..snapshot_arrays import pack, unpack
 
-__all__ = ["ScoreCalibrator", "pav"]
+__all__ = ["ClassCalibration", "ScoreCalibrator", "pav"]
 
 # Bins of the score histogram: ~800 reference events per bin at 50k, 30 at 2k; more
 # knots than that buys no accuracy and costs state.
@@ -107,12 +109,12 @@ class ScoreCalibrator:
 
     def __init__(self, knots: np.ndarray, rates: np.ndarray, replicates: np.ndarray) -> None:
         if knots.ndim != 1 or len(knots) < 1 or len(knots) > 4 * BINS:
-            raise ValueError(f"a calibrator needs 1 to {4 * BINS} knots, got {knots.shape}")
+            raise InvalidState(f"a calibrator needs 1 to {4 * BINS} knots, got {knots.shape}")
         if rates.shape != knots.shape or replicates.ndim != 2 or (
                 replicates.shape[1] != len(knots)):
-            raise ValueError("calibrator rates or replicates do not match its knots")
+            raise InvalidState("calibrator rates or replicates do not match its knots")
         if np.any(np.diff(knots) <= 0):
-            raise ValueError("calibrator knots are not strictly increasing")
+            raise InvalidState("calibrator knots are not strictly increasing")
         self.knots = knots
         self.rates = rates
         self.replicates = replicates
@@ -145,12 +147,12 @@ class ScoreCalibrator:
         s = np.asarray(scores, dtype=np.float64)
         y = np.asarray(labels, dtype=np.float64)
         if s.ndim != 1 or s.shape != y.shape:
-            raise ValueError(f"scores {s.shape} and labels {y.shape} must be 1-D and match")
+            raise InvalidSetting(f"scores {s.shape} and labels {y.shape} must be 1-D and match")
         if len(s) < 10 * folds:
-            raise ValueError(f"a calibrator needs at least {10 * folds} labelled reference "
+            raise InvalidSetting(f"a calibrator needs at least {10 * folds} labelled reference "
                              f"predictions, got {len(s)}: give it a longer reference")
         if not np.isfinite(s).all() or not np.isin(y, (0.0, 1.0)).all():
-            raise ValueError("reference scores must be finite and labels 0 or 1")
+            raise InvalidSetting("reference scores must be finite and labels 0 or 1")
         edges = _edges(s, bins)
         knots, rates = cls._map(s, y, edges)
         rng = np.random.default_rng(seed)
@@ -175,6 +177,11 @@ class ScoreCalibrator:
         """``(R, n)``: the scores through every replicate map."""
         return np.stack([np.interp(scores, self.knots, r) for r in self.replicates])
 
+    def without_replicates(self) -> ScoreCalibrator:
+        """The same map without its replicates (a user of probabilities only keeps less
+        state)."""
+        return ScoreCalibrator(self.knots, self.rates, self.rates[None, :].copy())
+
     def to_state(self) -> dict[str, Any]:
         return {"knots": pack(self.knots), "rates": pack(self.rates),
                 "replicates": pack(self.replicates.ravel()), "r": len(self.replicates)}
@@ -185,5 +192,82 @@ class ScoreCalibrator:
         r = int(state["r"])
         flat = unpack(state["replicates"])
         if r < 1 or len(flat) != r * len(knots):
-            raise ValueError("calibrator state: replicates do not match the knots")
+            raise InvalidState("calibrator state: replicates do not match the knots")
         return cls(knots, rates, flat.reshape(r, len(knots)))
+
+
+class ClassCalibration:
+    """The calibrators of a model's class scores (binary: one, for the positive class).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> s = rng.random(5000); y = (rng.random(5000) < s).astype(int)
+    >>> cal, oof = ClassCalibration.fit(s, y)
+    >>> p = cal.probabilities(np.array([0.2, 0.9]))
+    >>> cal.binary, p.round(2).tolist(), cal.correctness(p, np.array([0, 1])).round(2).tolist()
+    (True, [0.22, 0.91], [0.78, 0.91])
+    """
+
+    def __init__(self, calibrators: list[ScoreCalibrator]) -> None:
+        self.calibrators = calibrators
+        self.binary = len(calibrators) == 1
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, labels: np.ndarray, seed: int = 0
+            ) -> tuple[ClassCalibration, np.ndarray]:
+        """Calibrators and the reference's out-of-fold probabilities (same shape as
+        ``scores``; multiclass rows renormalised)."""
+        if scores.ndim == 1:
+            cal, oof = ScoreCalibrator.fit(scores, labels, seed=seed)
+            return cls([cal]), oof
+        cals, oofs = [], []
+        for c in range(scores.shape[1]):
+            cal, oof = ScoreCalibrator.fit(scores[:, c], (labels == c).astype(np.float64),
+                                           seed=seed + c)
+            cals.append(cal)
+            oofs.append(oof)
+        return cls(cals), _normalise(np.stack(oofs, axis=1))
+
+    @property
+    def n_replicates(self) -> int:
+        return len(self.calibrators[0].replicates)
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        if self.binary:
+            return self.calibrators[0](scores)
+        return _normalise(np.stack([c(scores[:, i]) for i, c in enumerate(self.calibrators)],
+                                   axis=1))
+
+    def replicated(self, scores: np.ndarray) -> np.ndarray:
+        """``(R, n)`` binary or ``(R, n, C)`` multiclass probabilities."""
+        if self.binary:
+            return self.calibrators[0].replicated(scores)
+        reps = np.stack([c.replicated(scores[:, i]) for i, c in enumerate(self.calibrators)],
+                        axis=2)
+        return reps / reps.sum(axis=2, keepdims=True)
+
+    def correctness(self, p: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+        """Expected correctness of each prediction given its calibrated probabilities
+        (works on replicate stacks too: the last axes are (n,) or (n, C))."""
+        if self.binary:
+            return np.where(predicted == 1, p, 1.0 - p)
+        return np.take_along_axis(p, np.broadcast_to(predicted[..., None],
+                                                     (*p.shape[:-1], 1)), axis=-1)[..., 0]
+
+    def without_replicates(self) -> ClassCalibration:
+        return ClassCalibration([c.without_replicates() for c in self.calibrators])
+
+    def to_state(self) -> list[dict[str, Any]]:
+        return [c.to_state() for c in self.calibrators]
+
+    @classmethod
+    def from_state(cls, state: list[dict[str, Any]]) -> ClassCalibration:
+        cals = [ScoreCalibrator.from_state(s) for s in state]
+        if not cals or len({len(c.replicates) for c in cals}) != 1:
+            raise InvalidState("calibration state needs calibrators with equal replicates")
+        return cls(cals)
+
+
+def _normalise(p: np.ndarray) -> np.ndarray:
+    return p / p.sum(axis=-1, keepdims=True)

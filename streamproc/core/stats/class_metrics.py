@@ -31,7 +31,7 @@ from its estimate for two reasons, and the interval adds both variances:
 ``estimate +- 1.96 sqrt(var_sampling + var_calibrator)``, clipped to [0, 1], is a 95%
 interval for the realised metric. What it does not cover is a change of
 ``P(y | score)`` itself (concept shift): that is what the calibration check
-(:mod:`.check`) tests once labels arrive.
+(``calibration_check``) tests once labels arrive.
 """
 
 from __future__ import annotations
