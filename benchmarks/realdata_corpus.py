@@ -13,6 +13,11 @@ downloaded at run time; ``data/realdata/README.md`` names each origin and licenc
   archive. Their change points are the ones their own documentation names: an
   indicator column of the source (the seat-belt law, the beavers' activity, Grossarl's
   policy regimes, the archive's anomaly label) or a documented date (``_EVENTS``).
+* ``data/realdata/nab/``: six series of the Numenta Anomaly Benchmark (NAB, MIT), each
+  file byte for byte NAB's CSV at the commit ``nab/windows.json`` names (checked by
+  its SHA-256 here), with NAB's labelled anomaly windows as the incidents: a window's
+  first row at or after its start is the onset, its last row at or before its end the
+  incident's end.
 
 A series' incidents are its change points (for TCPD: the clusters of annotations
 that more than half of the annotators marked, within TCPD's margin of 5 of each
@@ -23,6 +28,8 @@ from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +39,7 @@ import numpy as np
 __all__ = ["DATA_FILE", "MARGIN", "Series", "load_corpus"]
 
 DATA_FILE = Path(__file__).resolve().parent / "data" / "realdata" / "series.csv.gz"
+NAB_DIR = DATA_FILE.parent / "nab"
 MARGIN = 5  # TCPD's margin: a detection within 5 positions of a change point matches it
 
 
@@ -175,6 +183,39 @@ def _file_series() -> list[Series]:
     return out
 
 
+# NAB's series: file in NAB's data/ folder -> domain.
+_NAB = {
+    "realKnownCause/machine_temperature_system_failure.csv": "sensors",
+    "realKnownCause/ambient_temperature_system_failure.csv": "sensors",
+    "realKnownCause/ec2_request_latency_system_failure.csv": "cloud operations",
+    "realKnownCause/cpu_utilization_asg_misconfiguration.csv": "cloud operations",
+    "realAWSCloudwatch/ec2_cpu_utilization_5f5533.csv": "cloud operations",
+    "realAWSCloudwatch/rds_cpu_utilization_cc0c53.csv": "cloud operations",
+}
+
+
+def _nab_series() -> list[Series]:
+    meta = json.loads((NAB_DIR / "windows.json").read_text())["series"]
+    out = []
+    for key, domain in _NAB.items():
+        stem = key.split("/")[1].removesuffix(".csv")
+        raw = gzip.decompress((NAB_DIR / f"{stem}.csv.gz").read_bytes())
+        if hashlib.sha256(raw).hexdigest() != meta[key]["sha256"]:
+            raise RuntimeError(f"{NAB_DIR / stem}.csv.gz is not NAB's {key} (its SHA-256 "
+                               "differs from nab/windows.json): restore it from git")
+        rows = list(csv.DictReader(raw.decode().splitlines()))
+        times = [r["timestamp"] for r in rows]  # "YYYY-mm-dd HH:MM:SS": sorts as text
+        cps, ends = [], []
+        for lo, hi in meta[key]["windows"]:
+            inside = [i for i, t in enumerate(times) if lo[:19] <= t <= hi[:19]]
+            cps.append(inside[0])
+            ends.append(inside[-1])
+        values = np.array([float(r["value"]) for r in rows])
+        out.append(Series(f"nab_{stem}", domain, f"NAB {key} @ {meta[key]['commit'][:7]}",
+                          values, cps, {"NAB": list(cps)}, ends))
+    return out
+
+
 def load_corpus() -> list[Series]:
-    """Every series of the corpus, River's TCPD series first."""
-    return _river_series() + _file_series()
+    """Every series of the corpus: River's TCPD series, the file series, then NAB's."""
+    return _river_series() + _file_series() + _nab_series()

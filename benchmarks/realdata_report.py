@@ -185,7 +185,8 @@ def render(corpus: list[Series], results: dict[str, dict[str, object]],
             "## Short series: TCPD's F1", ""] + _f1_table(corpus, results)
     out += ["", "## Series where streamproc is silent while River catches", ""]
     out += _silent(corpus, scores)
-    out += ["", "## Shift check (stand-in for NAB's machine-temperature check)", ""]
+    out += ["", "## Shift check (-3 sd; NAB's machine temperature at -30: "
+            "`results/nab_machine_temperature.md`)", ""]
     out += _shift_lines(shift_rows)
     out += ["", "## Per series", ""] + _series_table(corpus, results, scores)
     return "\n".join(out) + "\n"

@@ -114,8 +114,13 @@ class Settings(BaseSettings):
     join_max_predictions: int = limit_field("join_max_predictions")
     join_max_labels: int = limit_field("join_max_labels")
     join_window_seconds: float = limit_field("join_window_seconds")
+    max_models: int = limit_field("max_models")
+    model_idle_seconds: float = limit_field("model_idle_seconds")
+    # ~1.2 KB of exposition per monitor: 1,000 monitors are ~1.2 MB, which with the
+    # per-model series of max_models models keeps /metrics under 2 MB (README "Metrics").
     metrics_max_series: int = Field(
-        10_000, ge=1, description="Cap on per-feature series per metric (cardinality budget)."
+        1_000, ge=1, description="Monitors whose per-monitor series are exported: those "
+        "that alerted first, then the highest drift scores (cardinality budget)."
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     engine: Literal["librdkafka", "faust"] = Field(
@@ -163,6 +168,9 @@ class Settings(BaseSettings):
             join_max_predictions=self.join_max_predictions,
             join_max_labels=self.join_max_labels,
             join_window_seconds=self.join_window_seconds,
+            max_models=self.max_models,
+            model_idle_seconds=self.model_idle_seconds,
+            listed_models=frozenset(self.models),
         )
 
     def kafka_properties(self) -> dict[str, str]:

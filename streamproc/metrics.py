@@ -3,9 +3,15 @@
 Process counters (events, alerts, rejections) are prometheus-client counters.
 Monitor gauges (observations, current and reference means) and label-join counts
 are read from the monitor state at scrape time, so they come back with the state
-after a restart instead of starting from zero. Per-feature series are capped by
-``metrics_max_series`` (a cardinality budget the operator controls); what the cap
-hides is counted in ``streamproc_metrics_series_dropped``.
+after a restart instead of starting from zero.
+
+The exposition stays bounded at any cardinality. Per-monitor series are exported for at
+most ``metrics_max_series`` monitors: those that alerted in this worker first (the
+latest first), then the highest drift scores (:func:`chosen`); what the cap hides is
+counted in ``streamproc_metrics_series_dropped``. Per-model series (events consumed,
+last event time, alerts, suppressed detections) exist only for the models the worker
+holds (at most ``max_models`` plus the listed ones): an evicted model's, or a handed-over
+partition's, are removed, and refused models never get any.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -20,7 +27,8 @@ from prometheus_client.registry import Collector
 
 from .core import PartitionMonitors
 
-__all__ = ["MonitorRow", "PerformanceRow", "ScrapeView", "WorkerMetrics", "scrape_view"]
+__all__ = ["MonitorRow", "PerformanceRow", "ScrapeView", "WorkerMetrics", "chosen", "monitor_key",
+           "scrape_view"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,50 @@ class ScrapeView:
 # A feature's data-quality detectors alert with signal data_quality: so do their scores.
 _DATA_QUALITY = {"missing_rate": "data_quality", "type_mismatch_rate": "data_quality",
                  "out_of_range": "data_quality"}
+
+
+def monitor_key(model_id: str, signal: str, feature: str | None) -> tuple[str, str, str]:
+    """The monitor an alert (or a row) is about: data-quality alerts are a feature's
+    monitor's, the prediction's and performance's have no feature name.
+
+    >>> monitor_key("m", "data_quality", "x") == monitor_key("m", "feature", "x")
+    True
+    >>> monitor_key("m", "prediction", None) == monitor_key("m", "prediction", "prediction")
+    True
+    """
+    signal = "feature" if signal == "data_quality" else signal
+    if signal == "performance" or (signal == "prediction" and feature == "prediction"):
+        feature = None
+    return model_id, signal, feature or ""
+
+
+def _top_score(row: MonitorRow) -> float:
+    return max((v for _, v in row.scores if math.isfinite(v)), default=-math.inf)
+
+
+def chosen(rows: tuple[MonitorRow, ...], cap: int,
+           alerted: dict[tuple[str, str, str], None]) -> list[MonitorRow]:
+    """The monitors whose series are exported: all of them up to ``cap``; beyond, those
+    that alerted (most recent first), then the highest drift scores (ties by name).
+
+    >>> rows = tuple(MonitorRow(m, "feature", "x", 1, None, None, None, scores=(("cusum", s),))
+    ...              for m, s in (("a", 0.1), ("b", 0.9), ("c", 0.5)))
+    >>> [r.model_id for r in chosen(rows, 2, {})]
+    ['b', 'c']
+    >>> [r.model_id for r in chosen(rows, 2, {("a", "feature", "x"): None})]
+    ['a', 'b']
+    """
+    if len(rows) <= cap:
+        return list(rows)
+    recency = {key: i for i, key in enumerate(reversed(alerted))}
+    never = len(recency)
+
+    def rank(row: MonitorRow) -> tuple[int, float]:
+        return recency.get(monitor_key(row.model_id, row.signal, row.feature), never), \
+            -_top_score(row)
+
+    # rows are sorted by name: a stable sort keeps ties in that order
+    return sorted(rows, key=rank)[:cap]
 
 
 class _MonitorCollector(Collector):
@@ -129,9 +181,8 @@ class _MonitorCollector(Collector):
             "How close a detector is to alerting: its statistic / its threshold (1 = alert)",
             labels=[*labels, "detector"],
         )
-        scored = 0
-        score_rows = 0
-        for row in view.monitors[:cap]:
+        shown = chosen(view.monitors, cap, self._owner.alerted)
+        for row in shown:
             key = [row.model_id, row.signal, row.feature]
             obs.add_metric(key, row.observations)
             learning.add_metric(key, 1.0 if row.learning else 0.0)
@@ -140,20 +191,17 @@ class _MonitorCollector(Collector):
                                   (ref_sd, row.reference_sd), (dependence, row.dependence)):
                 if value is not None and math.isfinite(value):
                     family.add_metric(key, value)
-        for row in view.monitors:
             for detector, value in row.scores:
-                score_rows += 1
-                if scored < cap and math.isfinite(value):
+                if math.isfinite(value):
                     signal = _DATA_QUALITY.get(detector, row.signal) \
                         if row.signal == "feature" else row.signal
                     score.add_metric([row.model_id, signal, row.feature, detector], value)
-                    scored += 1
         dropped = GaugeMetricFamily(
             "streamproc_metrics_series_dropped",
-            "Monitors (and drift-score series) not exported because of the metrics_max_series "
-            "cap",
+            "Monitors whose series are not exported because of the metrics_max_series cap "
+            "(those kept: the ones that alerted in this worker, then the highest drift scores)",
         )
-        dropped.add_metric([], max(0, len(view.monitors) - cap) + max(0, score_rows - scored))
+        dropped.add_metric([], len(view.monitors) - len(shown))
         joins = CounterMetricFamily(
             "streamproc_label_joins",
             "Labels and predictions by join outcome (joined, unmatched_labels, "
@@ -202,12 +250,16 @@ def _performance(view: ScrapeView) -> tuple[Metric, ...]:
 class WorkerMetrics:
     """All metrics of one worker, registered on ``registry``."""
 
-    def __init__(self, registry: CollectorRegistry, max_series: int = 10_000) -> None:
+    def __init__(self, registry: CollectorRegistry, max_series: int = 1_000) -> None:
         self.registry = registry
         self.max_series = max_series
         self.view = ScrapeView()
+        # Monitors that alerted in this worker, least recent first (their series are
+        # exported before the others'); only held models' (see forget_models).
+        self.alerted: dict[tuple[str, str, str], None] = {}
         self.events_consumed = Counter(
-            "streamproc_events_consumed", "Valid input events absorbed by the monitors",
+            "streamproc_events_consumed", "Valid input events absorbed by the monitors (per "
+            "model the worker holds: an evicted model's series is removed)",
             ["model_id", "topic"], registry=registry,
         )
         self.events_invalid = Counter(
@@ -221,7 +273,8 @@ class WorkerMetrics:
             ["topic"], registry=registry,
         )
         self.alerts = Counter(
-            "streamproc_drift_alerts", "Drift alerts published",
+            "streamproc_drift_alerts", "Drift alerts published (per model the worker holds: "
+            "an evicted model's series are removed)",
             ["model_id", "signal", "feature", "detector"], registry=registry,
         )
         self.suppressed = Counter(
@@ -270,7 +323,7 @@ class WorkerMetrics:
         )
         self.last_event = Gauge(
             "streamproc_last_event_timestamp_seconds",
-            "Event timestamp of the latest valid event of a model",
+            "Event timestamp of the latest valid event of a model (models the worker holds)",
             ["model_id", "topic"], registry=registry,
         )
         self.consumer_lag = Gauge(
@@ -280,6 +333,28 @@ class WorkerMetrics:
             ["topic", "partition"], registry=registry,
         )
         registry.register(_MonitorCollector(self))
+
+    def count_alert(self, alert: dict[str, Any]) -> None:
+        """Count a published alert; its monitor's series are exported first from now on."""
+        model_id, signal, feature = alert["model_id"], alert["signal"], alert["feature"]
+        self.alerts.labels(model_id, signal, feature or "", alert["detector"]).inc()
+        key = monitor_key(model_id, signal, feature)
+        self.alerted.pop(key, None)
+        self.alerted[key] = None
+        while len(self.alerted) > self.max_series:  # only ever the latest matter
+            del self.alerted[next(iter(self.alerted))]
+
+    def forget_models(self, model_ids: Iterable[str]) -> None:
+        """Remove the per-model series of models the worker no longer holds (evicted, or
+        their partition handed over): per-model series stay bounded by the models held."""
+        gone = set(model_ids)
+        if not gone:
+            return
+        for metric in (self.events_consumed, self.last_event, self.alerts, self.suppressed):
+            for labels in [k for k in list(metric._metrics) if k[0] in gone]:  # noqa: SLF001
+                metric.remove(*labels)
+        for key in [k for k in self.alerted if k[0] in gone]:
+            del self.alerted[key]
 
 
 def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> ScrapeView:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .core import EventDecoder, PartitionMonitors, Rejection
+from .core import Applied, EventDecoder, PartitionMonitors, Rejection
 from .metrics import WorkerMetrics
 
 __all__ = ["BatchProcessor", "MessageBatch", "Rewind", "Sink", "tune_gc"]
@@ -164,13 +165,15 @@ class BatchProcessor:
             marks.poison.setdefault(kind, []).append((first, last))
             return Rewind(p, kind, first, last, repr(exc))
         marks.produced[kind] = max(produced, last)
+        if applied.refused:
+            self._refuse(unit, batch, applied, produced)
+        if applied.evicted:
+            self.metrics.forget_models(applied.evicted)
         for alert in applied.alerts:
             if alert["source"]["offset"] <= produced:
                 continue  # replayed after a rewind: already published
             self.sink.alert(alert)
-            self.metrics.alerts.labels(
-                alert["model_id"], alert["signal"], alert["feature"] or "", alert["detector"]
-            ).inc()
+            self.metrics.count_alert(alert)
             _log.info("ALERT %s", alert["summary"])
         for model_id, n, ts in applied.per_model(after=produced):
             self.metrics.events_consumed.labels(model_id, topic).inc(n)
@@ -179,6 +182,27 @@ class BatchProcessor:
             if offset > produced:
                 self.metrics.suppressed.labels(model_id, det.detector).inc()
         return None
+
+    def _refuse(self, unit: PartitionMonitors, batch: MessageBatch, applied: Applied,
+                produced: int) -> None:
+        """Dead-letter the events of models that found no place (too_many_models), like
+        alerts: once, even when a rewind replays them."""
+        cfg = unit.config
+        offsets = batch.offsets
+        for offset, model_id in zip(applied.refused, applied.refused_models, strict=True):
+            if offset <= produced:
+                continue
+            i = bisect_left(offsets, offset)
+            why = Rejection(
+                "too_many_models",
+                f"model {model_id!r} has no place: partition {batch.partition} already holds "
+                f"{cfg.places_per_partition} models (max_models {cfg.max_models} over "
+                f"{cfg.partitions} partitions) seen within model_idle_seconds; raise "
+                "max_models, list the model under `models`, or fix the producer that sends "
+                "this many model ids",
+            )
+            self._reject(batch.keys[i], batch.values[i], why, batch.topic, batch.partition,
+                         offset, batch.timestamps_ms[i])
 
     def _reject(
         self, key: bytes | None, value: bytes | None, rejection: Rejection, topic: str,

@@ -212,7 +212,8 @@ def stored_states(settings: Settings, partitions: int) -> dict[int, dict[str, An
 def _state_json(state: dict[str, Any] | None, p: int) -> str:
     # A partition no event reached: the default engine wrote no snapshot, the Faust
     # engine its first one (nothing absorbed) when it took the partition over.
-    empty = {"partition": p, "offsets": {}, "models": [], "joins": {}}
+    empty = {"partition": p, "offsets": {}, "models": [], "joins": {},
+             "places": {"clock": None, "last": []}}
     return json.dumps(empty if state is None else state, sort_keys=True)
 
 

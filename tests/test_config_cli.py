@@ -211,3 +211,31 @@ def test_backtest_takes_references_down_to_32_values() -> None:
     refused = run_cli("backtest", "--stdin", "--reference-size", "31", stdin=text)
     assert refused.returncode == 2
     assert "reference_size must be >= 32, got 31" in refused.stderr
+
+
+def test_model_bounds_from_yaml_and_environment(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "s.yaml"
+    cfg.write_text("max_models: 2000\nmodel_idle_seconds: 86400\nmodels: {fraud: {}}\n")
+    dc = load_settings(cfg).detection_config()
+    assert (dc.max_models, dc.model_idle_seconds, dc.listed_models) == (
+        2000, 86400.0, frozenset({"fraud"}))
+    monkeypatch.setenv("STREAMPROC_MAX_MODELS", "30")
+    monkeypatch.setenv("STREAMPROC_MODEL_IDLE_SECONDS", "0")
+    s = load_settings(cfg)
+    assert (s.max_models, s.model_idle_seconds) == (30, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [("STREAMPROC_MAX_MODELS", "0", "max_models: Input should be greater than or equal to 1"),
+     ("STREAMPROC_MAX_MODELS", "lots", "max_models: Input should be a valid integer"),
+     ("STREAMPROC_MODEL_IDLE_SECONDS", "-1",
+      "model_idle_seconds: Input should be greater than or equal to 0")],
+)
+def test_bad_model_bounds_are_one_sentence_and_exit_2(name: str, value: str,
+                                                     message: str) -> None:
+    result = run_cli("worker", "--metrics-port", "0", env={**os.environ, name: value})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in result.stderr

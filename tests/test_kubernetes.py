@@ -23,7 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from streamproc.config import Settings, load_settings
+from streamproc.config import load_settings
 
 from . import crd_schemas
 from .test_deploy_files import _dockerfile
@@ -37,11 +37,6 @@ ALERT_RULES = REPO / "deploy" / "alert-rules.yml"
 KUBERNETES_VERSIONS = ("1.29.0", "1.33.0")
 CORE_KINDS = {"Deployment", "PodDisruptionBudget", "ConfigMap", "Secret", "ServiceAccount"}
 CUSTOM_KINDS = {"PodMonitor", "PrometheusRule", "ScaledObject", "TriggerAuthentication"}
-
-# Settings the example config uses that other branches are adding; streamproc's loader
-# refuses unknown settings, so they are taken out before loading it. AT MERGE: once they
-# exist, empty this tuple (test_not_yet_settings_are_still_missing says when).
-NOT_YET_SETTINGS = ("max_models", "model_idle_seconds")
 
 # What the worker's SIGTERM checkpoint takes (README "Lifecycle"), and a margin over it.
 SIGTERM_CHECKPOINT_SECONDS = 20
@@ -269,8 +264,6 @@ def test_the_config_loads_as_the_pod_would(rendered: list[dict[str, Any]], tmp_p
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """streamproc's own loader reads the ConfigMap's file with the Deployment's environment."""
     data = yaml.safe_load(_config_text(rendered))
-    for key in NOT_YET_SETTINGS:  # metrics_web_config is only a commented example
-        data.pop(key, None)
     # The Secret's files, mounted where the pod mounts them: here, under tmp_path.
     secret = _secret(rendered, "streamproc-kafka")
     for prop, value in data.get("kafka", {}).items():
@@ -293,12 +286,9 @@ def test_the_config_loads_as_the_pod_would(rendered: list[dict[str, Any]], tmp_p
     assert settings.state_key_bytes() is not None
     assert settings.partitions >= 1 and settings.replication_factor >= 1
     assert settings.kafka_properties()["sasl.password"] == secret["sasl.password"]
-
-
-def test_not_yet_settings_are_still_missing() -> None:
-    """Fails once a parallel branch adds one: then remove it from NOT_YET_SETTINGS."""
-    landed = [key for key in NOT_YET_SETTINGS if key in Settings.model_fields]
-    assert not landed, f"{landed} exist now: remove them from NOT_YET_SETTINGS"
+    # The pod's bounds (README "Sizing"), loaded as the ConfigMap states them.
+    assert (settings.max_models, settings.model_idle_seconds) == (
+        data["max_models"], data["model_idle_seconds"])
 
 
 def test_keda_scales_the_workers_group_within_the_partitions(

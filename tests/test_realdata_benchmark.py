@@ -52,12 +52,20 @@ def test_quick_run_reports_every_detector_on_both_series(tmp_path: Path) -> None
     assert "Not run (`--quick`" in report
 
 
-def test_corpus_has_thirty_series_from_five_domains_with_changes() -> None:
+def test_corpus_has_thirty_six_series_from_six_domains_with_changes() -> None:
     corpus = load_corpus()
-    assert len(corpus) == 30
-    assert len({s.domain for s in corpus}) == 5
+    assert len(corpus) == 36
+    assert len({s.domain for s in corpus}) == 6
     assert all(s.change_points for s in corpus)
     by_name = {s.name: s for s in corpus}
+    # NAB's windows (labels/combined_windows.json) mapped onto the rows of its CSV.
+    machine = by_name["nab_machine_temperature_system_failure"]
+    assert (machine.n, machine.domain) == (22_695, "sensors")
+    assert machine.change_points == [2126, 3703, 16057, 19232]
+    assert machine.ends == [2692, 4269, 16623, 19798]
+    asg = by_name["nab_cpu_utilization_asg_misconfiguration"]
+    assert (asg.n, asg.domain, asg.change_points, asg.ends) == (
+        18_050, "cloud operations", [16551], [18049])
     # TCPD's sampling rebuilt from River's daily rows: Apple's 2000-09-29 drop at 319.
     apple = by_name["tcpd_apple_close"].values
     assert apple[319] < 0.6 * apple[318]

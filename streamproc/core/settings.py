@@ -93,6 +93,16 @@ LIMITS: dict[str, Limit] = {
     "join_max_predictions": Limit(20_000, ge=1, doc="Predictions waiting for a label, per model."),
     "join_max_labels": Limit(10_000, ge=1, doc="Labels waiting for a prediction, per model."),
     "join_window_seconds": Limit(3600.0, gt=0, doc="How long (event time) each side waits."),
+    # 1,000 models of 10 numeric features past their references are ~0.5-1.2 GB of RSS
+    # (README "Sizing max_models and memory"): a worker in a 2 GiB container.
+    "max_models": Limit(1000, ge=1, doc="Models (not listed under `models`) a worker holds; "
+                        "split evenly over the input partitions; events of further models "
+                        "are dead-lettered (too_many_models)."),
+    # A day: a model silent for a day of event time has most likely gone (a producer bug's
+    # model ids, a retired model); list models that send less often under `models`.
+    "model_idle_seconds": Limit(86400.0, ge=0, doc="A model (not listed) that sent nothing "
+                                "for this long in event time is evicted: its state is "
+                                "dropped and starts afresh if it returns (0: never)."),
 }
 
 
@@ -224,6 +234,11 @@ class DetectionConfig:
         Versions of a model monitored at once; the least recently seen is dropped.
     join_max_predictions, join_max_labels, join_window_seconds
         Bounds of the label join, per model (see :mod:`streamproc.core.units.label_join`).
+    max_models, model_idle_seconds, listed_models, partitions
+        A worker holds at most ``max_models`` models besides the ``listed_models``: each
+        of the ``partitions`` input partitions ``ceil(max_models / partitions)``; models
+        idle for ``model_idle_seconds`` of event time are evicted (see
+        :mod:`streamproc.core.units.places`).
     """
 
     default: MonitorSettings = field(default_factory=MonitorSettings)
@@ -234,16 +249,32 @@ class DetectionConfig:
     join_max_predictions: int = LIMITS["join_max_predictions"].default
     join_max_labels: int = LIMITS["join_max_labels"].default
     join_window_seconds: float = LIMITS["join_window_seconds"].default
+    max_models: int = LIMITS["max_models"].default
+    model_idle_seconds: float = LIMITS["model_idle_seconds"].default
+    listed_models: frozenset[str] = frozenset()
+    partitions: int = 1
 
     def __post_init__(self) -> None:
+        if self.partitions < 1:
+            raise InvalidSetting(f"partitions must be >= 1, got {self.partitions!r}")
         for name in ("max_features", "max_versions", "join_max_predictions", "join_max_labels",
-                     "join_window_seconds"):
+                     "join_window_seconds", "max_models", "model_idle_seconds"):
             LIMITS[name].check(name, getattr(self, name))
         for model, task in self.tasks.items():
             if task not in ("auto", "classification", "regression"):
                 raise InvalidSetting(
                     f"task of model {model!r} must be classification or regression, got {task!r}"
                 )
+
+    @property
+    def places_per_partition(self) -> int:
+        """Places for models not listed, per partition: the worker's ``max_models`` split
+        evenly over the input partitions, rounded up.
+
+        >>> DetectionConfig(max_models=1000, partitions=6).places_per_partition
+        167
+        """
+        return -(-self.max_models // self.partitions)
 
     def settings_for(self, model_id: str) -> MonitorSettings:
         return self.per_model.get(model_id, self.default)

@@ -122,7 +122,7 @@ class Checkpoints:
         saved: dict[int, bytes] = {}
         for p in targets:
             unit = units[p]
-            state = unit.to_state()
+            state = unit.to_state(encoded=True)  # quiet models' JSON as last time
             blob = self.store.encode(state)
             saved[p] = blob
             self.outputs.snapshot(p, self.store.record_key(p), blob, state["offsets"])

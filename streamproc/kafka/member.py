@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Any
 
 from prometheus_client import CollectorRegistry
@@ -80,6 +81,9 @@ class GroupMember:
             self.http.start()
         client = check_reachable(s.broker, s.broker_timeout_seconds, s.kafka_properties())
         self.partition_count = ensure_topics(client, s)
+        # max_models is split over the input partitions: every member of the group, and
+        # every replay, gives a partition the same number of places (README "Sizing").
+        self.config = replace(self.config, partitions=self.partition_count)
         self._outputs = Outputs(s, on_failure=self._delivery_failed)
         self.processor = BatchProcessor(self.decoder, self.metrics, self._outputs,
                                         s.dead_letter_topic)
@@ -123,7 +127,9 @@ class GroupMember:
                 self.processor.forget(p)
             if self._checkpoints is not None:
                 self._checkpoints.forget(p)
-            self.units.pop(p, None)
+            unit = self.units.pop(p, None)
+            if unit is not None:  # its models' series go with it (the new owner counts them)
+                self.metrics.forget_models([*unit.models, *unit.joins])
             self.failed.pop(p, None)
             self._transient.discard(p)
             self.dirty.discard(p)

@@ -35,6 +35,8 @@ REASONS = (
     "schema",
     "key_mismatch",
     "unknown_model",
+    # The worker holds max_models models and this one has no place (README "Sizing").
+    "too_many_models",
     "bad_timestamp",
     # Not the sender's fault: the worker could not process a valid event (a bug);
     # the event is kept in the dead-letter topic instead of stopping the worker.
@@ -98,6 +100,16 @@ class EventBatch:
         return EventBatch(self.kind, self.offsets[start:], self.model_ids[start:],
                           self.versions[start:], self.event_ids[start:],
                           self.timestamps[start:], self.bodies[start:], self.plain[start:])
+
+    def take(self, rows: np.ndarray) -> EventBatch:
+        """The events at ``rows`` (ascending indices), in that order."""
+        if len(rows) == len(self) and (not len(rows) or rows[-1] == len(self) - 1):
+            return self
+        picked = rows.tolist()
+        return EventBatch(self.kind, self.offsets[rows], [self.model_ids[i] for i in picked],
+                          [self.versions[i] for i in picked],
+                          [self.event_ids[i] for i in picked], self.timestamps[rows],
+                          [self.bodies[i] for i in picked], self.plain[rows])
 
 
 @dataclass(slots=True)

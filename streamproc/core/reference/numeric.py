@@ -26,7 +26,16 @@ from typing import Any
 import numpy as np
 
 from ..settings import MonitorSettings
-from ..stats import ARFit, NormalScores, Season, block_stats, fit_ar, fit_ar_segments, level_wander
+from ..stats import (
+    ARFit,
+    NormalScores,
+    Season,
+    block_sd_floor,
+    block_stats,
+    fit_ar,
+    fit_ar_segments,
+    level_wander,
+)
 from .window import ReferenceWindow
 
 __all__ = ["NumericReference"]
@@ -118,7 +127,10 @@ class NumericReference:
         wander, ratio = level_wander(u, b)
         model.update({
             "block_sd_mean": m_s,
-            "block_sd_sd": max(sd_s, 1e-3 * m_s, 1e-12),
+            # A few blocks (a short reference) can under-state how much block sds vary,
+            # and a spread test standardised by too small a scale alarms on noise: the
+            # scale is at least what independent normal innovations give (``sd_floor``).
+            "block_sd_sd": max(sd_s, block_sd_floor(m_s, b), 1e-3 * m_s, 1e-12),
             # Sampling error of the reference, in units of each block statistic: the
             # level comes from all the reference's events (worth n / VIF independent
             # ones, which the whitened scale turns back into n), the scales from the

@@ -12,7 +12,7 @@ core.
 
 from __future__ import annotations
 
-from .block_moments import MAX_ABS_VALUE, Z_CLIP, block_stats
+from .block_moments import MAX_ABS_VALUE, Z_CLIP, block_sd_floor, block_stats
 from .category_counts import (
     DISPERSION_BLOCK,
     MAX_BLOCK,
@@ -52,6 +52,7 @@ __all__ = [
     "ARFit",
     "binary_metrics",
     "block_scores",
+    "block_sd_floor",
     "block_stats",
     "ClassCalibration",
     "category_name",

@@ -6,9 +6,11 @@ close to normal for most features, which is what lets one calibration fit all.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-__all__ = ["MAX_ABS_VALUE", "Z_CLIP", "block_stats"]
+__all__ = ["MAX_ABS_VALUE", "Z_CLIP", "block_sd_floor", "block_stats"]
 
 # Numbers beyond this magnitude are not usable values (they count as type mismatches):
 # keeping inputs below it keeps every sum and square in the monitors finite.
@@ -40,3 +42,21 @@ def block_stats(x: np.ndarray, mean: float, sd: float, b: int) -> tuple[np.ndarr
     d = z - means[..., None]
     d *= d
     return means, np.sqrt(d.sum(axis=-1) / (b - 1))
+
+
+def block_sd_floor(mean_sd: float, b: int) -> float:
+    """Spread of block sds that independent normal values with this mean block sd give.
+
+    A block's sample sd (``ddof=1``) of ``b`` independent N(0, s^2) values has mean
+    c4(b) s and standard deviation s sqrt(1 - c4(b)^2), so the ratio of spread to
+    mean is sqrt(1 - c4^2) / c4 whatever s is. Dependence or changing volatility
+    only widen the spread; a reference of a few blocks can still estimate it below
+    this, which is what the floor is for.
+
+    >>> round(block_sd_floor(1.0, 16), 4), round(block_sd_floor(1.0, 8), 4)
+    (0.184, 0.2716)
+    """
+    log_c4 = (0.5 * math.log(2.0 / (b - 1)) + math.lgamma(b / 2.0)
+              - math.lgamma((b - 1) / 2.0))
+    c4 = math.exp(log_c4)
+    return mean_sd * math.sqrt(max(1.0 - c4 * c4, 0.0)) / c4

@@ -4,7 +4,8 @@
 number, its label joins and the offsets it includes, so redelivered events are skipped
 here and nowhere else); :class:`ModelMonitor` holds a model version's monitors and
 splits its budget; :class:`FeatureMonitor` a feature's values and data quality;
-:mod:`.label_join` joins labels to predictions. May import every package of the core
+:mod:`.label_join` joins labels to predictions; :class:`ModelPlaces` bounds the models
+a partition holds and evicts idle ones (:mod:`.places`). May import every package of the core
 below it (monitors and down); nothing imports it but the core's face.
 """
 
@@ -14,7 +15,9 @@ from .feature import FeatureMonitor, kind_of
 from .label_join import JoinBuffer, Outcome, is_number
 from .model import ModelMonitor, task_of
 from .model_wide import ModelWide, PerformanceView
-from .partition import Applied, PartitionMonitors, group_rows
+from .partition import Applied, PartitionMonitors
+from .places import ModelPlaces, Segment
+from .rows import group_rows
 
 __all__ = [
     "Applied",
@@ -24,9 +27,11 @@ __all__ = [
     "JoinBuffer",
     "kind_of",
     "ModelMonitor",
+    "ModelPlaces",
     "ModelWide",
     "Outcome",
     "PartitionMonitors",
     "PerformanceView",
+    "Segment",
     "task_of",
 ]

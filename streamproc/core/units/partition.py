@@ -7,12 +7,16 @@ for each input topic the offset of the last event it has absorbed. A snapshot of
 it therefore says exactly which events it includes: after a crash, the worker
 restores the snapshot and skips events at or below those offsets, so every event
 is counted once however often Kafka redelivers it.
+
+It holds a bounded number of models (:mod:`.places`): events of a model without a
+place are refused (``Applied.refused``, dead-lettered by the engine), and models idle
+in the partition's event time are evicted (``Applied.evicted``) and leave its state.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,28 +26,14 @@ from ..contracts import Detection, EventBatch, InputEvent, make_alert
 from ..errors import InvalidSetting, InvalidState
 from ..monitors import MonitorView
 from ..settings import DetectionConfig
+from .encoded import EncodedModels
 from .label_join import JoinBuffer, Outcome
 from .model import ModelMonitor
 from .model_wide import PerformanceView
+from .places import ModelPlaces
+from .rows import group_rows
 
-__all__ = ["Applied", "PartitionMonitors", "group_rows"]
-
-
-def group_rows(keys: Sequence[Hashable]) -> dict[Any, np.ndarray]:
-    """Key -> its rows, in order of first appearance: each row coded by its key's first
-    row (one C-level pass), then one stable sort.
-
-    >>> {k: v.tolist() for k, v in group_rows(["a", "b", "a"]).items()}
-    {'a': [0, 2], 'b': [1]}
-    """
-    n = len(keys)
-    first: dict[Any, int] = {}
-    codes = np.fromiter(map(first.setdefault, keys, range(n)), np.int64, n)
-    if len(first) <= 1:
-        return {key: np.arange(n, dtype=np.int64) for key in first}
-    order = np.argsort(codes, kind="stable")
-    parts = np.split(order, np.flatnonzero(np.diff(codes[order])) + 1)
-    return {keys[int(part[0])]: part for part in parts}
+__all__ = ["Applied", "PartitionMonitors"]
 
 
 @dataclass
@@ -58,6 +48,11 @@ class Applied:
     # the batch's one grouping by model, which the engines' per-model counters read too.
     events: EventBatch | None = None
     groups: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    # Offsets of events refused for want of a place (too_many_models), ascending, and
+    # the models evicted while absorbing the batch (idle), in order.
+    refused: list[int] = field(default_factory=list)
+    refused_models: list[str] = field(default_factory=list)
+    evicted: list[str] = field(default_factory=list)
 
     def per_model(self, after: int = -1) -> list[tuple[str, int, float]]:
         """(model, events, latest event time) of the absorbed events past offset
@@ -108,6 +103,9 @@ class PartitionMonitors:
         self.offsets: dict[str, int] = {}
         self.models: OrderedDict[str, OrderedDict[str, ModelMonitor]] = OrderedDict()
         self.joins: dict[str, JoinBuffer] = {}
+        self.places = ModelPlaces(config.places_per_partition, config.model_idle_seconds,
+                                  config.listed_models)
+        self.encoded = EncodedModels()  # what checkpoints re-encode: touched models only
 
     # -- routing ----------------------------------------------------------------------------
     def absorbed(self, kind: str) -> int:
@@ -125,6 +123,7 @@ class PartitionMonitors:
         return int(np.searchsorted(offsets, self.absorbed(kind), side="right"))
 
     def _model(self, model_id: str, version: str) -> ModelMonitor:
+        self.encoded.touch(model_id)  # the one way to a model's monitors
         versions = self.models.get(model_id)
         if versions is None:
             versions = self.models[model_id] = OrderedDict()
@@ -142,6 +141,7 @@ class PartitionMonitors:
         return mm
 
     def _join(self, model_id: str) -> JoinBuffer:
+        self.encoded.touch(model_id)  # the one way to a model's label join
         jb = self.joins.get(model_id)
         if jb is None:
             cfg = self.config
@@ -169,16 +169,16 @@ class PartitionMonitors:
         fresh = batch.tail(self.first_unabsorbed(kind, batch.offsets))
         done.skipped = len(batch) - len(fresh)
         done.events = fresh
+        if kind not in self._HANDLERS:
+            raise InvalidSetting(f"unknown input kind {kind!r}")
         if len(fresh):
-            done.groups = self._groups(fresh)
-            if kind == "features":
-                self._features(fresh, topic, detected_at, done)
-            elif kind == "predictions":
-                self._predictions(fresh, topic, detected_at, done)
-            elif kind == "labels":
-                self._labels(fresh, topic, detected_at, done)
+            segments = self.places.plan(fresh.model_ids, fresh.timestamps)
+            handler = getattr(self, self._HANDLERS[kind])
+            if len(segments) == 1 and not segments[0].evict and not segments[0].refused:
+                done.groups = self._groups(fresh)  # the usual batch: no place taken or freed
+                handler(fresh, done.groups, topic, detected_at, done)
             else:
-                raise InvalidSetting(f"unknown input kind {kind!r}")
+                self._segments(fresh, segments, handler, topic, detected_at, done)
             floor = max(floor, int(fresh.offsets[-1]))
         if last_offset is not None:
             floor = max(floor, last_offset)
@@ -186,6 +186,30 @@ class PartitionMonitors:
             self.offsets[kind] = floor
         done.alerts.sort(key=lambda a: a["source"]["offset"])
         return done
+
+    _HANDLERS = {"features": "_features", "predictions": "_predictions", "labels": "_labels"}
+
+    def _segments(self, fresh: EventBatch, segments: list[Any], handler: Any, topic: str,
+                  now: float, done: Applied) -> None:
+        """Absorb a batch segment by segment: evict, then absorb the rows with a place."""
+        kept: list[np.ndarray] = []
+        for seg in segments:
+            for model_id in seg.evict:
+                self.models.pop(model_id, None)
+                self.joins.pop(model_id, None)
+            done.evicted += seg.evict
+            rows = np.arange(seg.start, seg.stop, dtype=np.int64)
+            if seg.refused:
+                rows = np.setdiff1d(rows, np.asarray(seg.refused, dtype=np.int64),
+                                    assume_unique=True)
+                done.refused += fresh.offsets[seg.refused].tolist()
+                done.refused_models += [fresh.model_ids[r] for r in seg.refused]
+            kept.append(rows)
+            if len(rows):
+                part = fresh.take(rows)
+                handler(part, self._groups(part), topic, now, done)
+        done.events = fresh.take(np.concatenate(kept))
+        done.groups = self._groups(done.events) if len(done.events) else {}
 
     @staticmethod
     def _groups(events: EventBatch) -> dict[tuple[str, str], np.ndarray]:
@@ -210,19 +234,21 @@ class PartitionMonitors:
                            detected_at)
             )
 
-    def _features(self, events: EventBatch, topic: str, now: float, done: Applied) -> None:
+    def _features(self, events: EventBatch, groups: dict[tuple[str, str], np.ndarray],
+                  topic: str, now: float, done: Applied) -> None:
         bodies = events.bodies
-        for (model_id, version), rows in done.groups.items():
+        for (model_id, version), rows in groups.items():
             mm = self._model(model_id, version)
             feats = [bodies[r]["features"] for r in rows.tolist()]
             dets = mm.observe_features(feats, events.timestamps[rows], rows,
                                        events.offsets[rows], bool(events.plain[rows].all()))
             self._emit(dets, mm, events, topic, now, done)
 
-    def _predictions(self, events: EventBatch, topic: str, now: float, done: Applied) -> None:
+    def _predictions(self, events: EventBatch, groups: dict[tuple[str, str], np.ndarray],
+                     topic: str, now: float, done: Applied) -> None:
         outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]] = {}
         bodies = events.bodies
-        for (model_id, version), rows in done.groups.items():
+        for (model_id, version), rows in groups.items():
             mm = self._model(model_id, version)
             group = [bodies[r] for r in rows.tolist()]
             dets = mm.observe_predictions(
@@ -242,7 +268,8 @@ class PartitionMonitors:
                 lists[1].append(row)
         self._outcomes(outcomes, events, topic, now, done)
 
-    def _labels(self, events: EventBatch, topic: str, now: float, done: Applied) -> None:
+    def _labels(self, events: EventBatch, groups: dict[tuple[str, str], np.ndarray],
+                topic: str, now: float, done: Applied) -> None:
         outcomes: dict[tuple[str, str], tuple[list[Outcome], list[int]]] = {}
         ts = events.timestamps.tolist()
         for row, (model_id, event_id, body) in enumerate(zip(
@@ -299,12 +326,21 @@ class PartitionMonitors:
                 for outcome, n in jb.counts().items()]
 
     # -- state ---------------------------------------------------------------------------------
-    def to_state(self) -> dict[str, Any]:
+    def to_state(self, encoded: bool = False) -> dict[str, Any]:
+        """The unit's state as plain data; ``encoded``: each model's part as JSON already
+        (``orjson.Fragment``), re-encoded only for models touched since the last such call
+        (checkpoints: see :mod:`.encoded`). Both serialise to the same JSON."""
+        if encoded:
+            models, joins = self.encoded.fragments(self.models, self.joins)
+        else:
+            models = [mm.to_state() for v in self.models.values() for mm in v.values()]
+            joins = {mid: jb.to_state() for mid, jb in self.joins.items()}
         return {
             "partition": self.partition,
             "offsets": dict(self.offsets),
-            "models": [mm.to_state() for v in self.models.values() for mm in v.values()],
-            "joins": {mid: jb.to_state() for mid, jb in self.joins.items()},
+            "models": models,
+            "joins": joins,
+            "places": self.places.to_state(),
         }
 
     @classmethod
@@ -331,6 +367,7 @@ class PartitionMonitors:
             pm.models.setdefault(mid, OrderedDict())[mm.model_version] = mm
         for mid, js in state["joins"].items():
             pm._join(str(mid)).load_state(js)
+        pm.places.load_state(state.get("places"), [*pm.models, *pm.joins])
         return pm
 
 
