@@ -26,14 +26,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .core import (
-    Detection,
-    ModelMonitor,
-    NumericMonitor,
-    Outcome,
-    make_alert,
-    parse_timestamp,
-)
+from .backtest_scores import score_columns, scores_of
+from .core import Detection, ModelMonitor, NumericMonitor, Outcome, make_alert, parse_timestamp
 from .errors import ConfigError
 from .series import Curves, track
 
@@ -59,6 +53,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--exclude", help="comma-separated columns to skip")
     p.add_argument("--prediction-column", help="column monitored as the model's prediction")
     p.add_argument("--label-column", help="column of labels, joined row by row to predictions")
+    p.add_argument("--score-columns",
+                   help="class scores of a classifier as CLASS=COLUMN pairs, e.g. "
+                   "'1=proba,0=1-proba' (1-COLUMN: one minus it): estimated performance and "
+                   "its drop test, and with --label-column the calibration check")
     p.add_argument("--output", default="backtest-output",
                    help="directory for detections.json and plots (default ./backtest-output)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
@@ -216,8 +214,10 @@ def _run_file(args: argparse.Namespace) -> int:
     config = _detection_settings(args)
     names, chunks, total = _read_rows(path)
     ts_col = args.timestamp_column or ("timestamp" if "timestamp" in names else None)
+    args.scores = score_columns(args.score_columns)
     special = {c for c in (args.model_column, args.version_column, ts_col,
                            args.prediction_column, args.label_column) if c}
+    special |= {col for col, _ in args.scores.values()}
     missing = [c for c in special if c not in names]
     if missing:
         raise ConfigError(f"column(s) {', '.join(missing)} not in {path} (columns: "
@@ -287,8 +287,9 @@ def _feed(
     if keep:
         kept = np.asarray(keep)
         base = mm.n_prediction_events
+        scores = [scores_of(rows[i], args.scores) for i in keep]
         out += [(mm, d) for d in mm.observe_predictions(
-            [preds[i] for i in keep], [None] * len(keep), ts[kept], file_rows[kept])]
+            [preds[i] for i in keep], scores, ts[kept], file_rows[kept])]
         track(series, (mm.model_id, "prediction", "prediction"),
                np.arange(base, base + len(keep)), [preds[i] for i in keep])
     if args.label_column:
@@ -296,7 +297,8 @@ def _feed(
         for i, r in enumerate(rows):
             p, lab = r.get(args.prediction_column), r.get(args.label_column)
             if p is not None and lab is not None:
-                outcomes.append(Outcome(str(file_rows[i]), mm.model_version, p, lab, ts[i]))
+                outcomes.append(Outcome(str(file_rows[i]), mm.model_version, p, lab, ts[i],
+                                        scores_of(r, args.scores)))
                 orows.append(int(file_rows[i]))
         base = mm.n_outcomes
         out += [(mm, d) for d in mm.observe_outcomes(outcomes, np.asarray(orows))]

@@ -100,6 +100,22 @@ class DetectionSettings(BaseModel):
         "spread, out_of_range; [] runs only the configured River detectors)."
     )
 
+    estimation: bool = Field(
+        True, description="Estimate a scored classifier's performance from its scores, alert "
+        "when it falls (estimated_accuracy) and, where labels arrive, when the calibration "
+        "no longer holds (calibration_check)."
+    )
+    performance_window: int = limit_field("performance_window")
+    multivariate: bool = Field(
+        False, description="Test the joint structure of a model's numeric features "
+        "(joint_drift; the first 16 in name order). Off by default: it also alerts on a "
+        "single feature's change, beside that feature's own alert."
+    )
+    multivariate_marginals: Literal["auto", "normal", "linear", "given"] = Field(
+        "auto", description="How joint drift scores each feature: auto (linear when near "
+        "normal, normal scores otherwise), normal, linear, or given (values are scores)."
+    )
+
     @field_validator("numeric_detectors")
     @classmethod
     def _numeric_detectors(cls, value: list[str] | None) -> list[str] | None:
@@ -132,6 +148,10 @@ class DetectionSettings(BaseModel):
             season_bins=self.season_bins,
             numeric_detectors=None if self.numeric_detectors is None
             else tuple(self.numeric_detectors),
+            estimation=self.estimation,
+            performance_window=self.performance_window,
+            multivariate=self.multivariate,
+            multivariate_marginals=self.multivariate_marginals,
         )
 
 

@@ -27,7 +27,8 @@ from prometheus_client.registry import Collector
 
 from .core import PartitionMonitors
 
-__all__ = ["MonitorRow", "ScrapeView", "WorkerMetrics", "chosen", "monitor_key", "scrape_view"]
+__all__ = ["MonitorRow", "PerformanceRow", "ScrapeView", "WorkerMetrics", "chosen", "monitor_key",
+           "scrape_view"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +47,26 @@ class MonitorRow:
 
 
 @dataclass(frozen=True)
+class PerformanceRow:
+    """One metric of a scored classifier's version: estimated (with its 95% interval)
+    and, where labels arrived, realised."""
+
+    model_id: str
+    model_version: str
+    metric: str
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    realised: float | None
+
+
+@dataclass(frozen=True)
 class ScrapeView:
     """What the main loop last published for scrapes (swapped atomically)."""
 
     monitors: tuple[MonitorRow, ...] = ()
     joins: tuple[tuple[str, str, int], ...] = ()  # (model_id, outcome, count)
+    performance: tuple[PerformanceRow, ...] = ()
     partitions: tuple[int, ...] = ()
     failed: tuple[int, ...] = ()
     extra: dict[str, float] = field(default_factory=dict)
@@ -200,7 +216,35 @@ class _MonitorCollector(Collector):
         )
         failed.add_metric([], len(view.failed))
         yield from (obs, mean, ref_mean, ref_sd, learning, stage, dependence, score, dropped, joins,
-                    failed)
+                    failed, *_performance(view))
+
+
+def _performance(view: ScrapeView) -> tuple[Metric, ...]:
+    """Estimated performance of scored classifiers (with the bounds of its 95% interval)
+    and the realised performance beside it, per model version and metric."""
+    labels = ["model_id", "model_version", "metric"]
+    what = ("over the last performance_window predictions, estimated from the calibrated "
+            "class scores without labels")
+    families = (
+        GaugeMetricFamily("streamproc_estimated_performance",
+                          f"A classifier's performance {what}", labels=labels),
+        GaugeMetricFamily("streamproc_estimated_performance_lower",
+                          "Lower bound of the 95% interval of the estimated performance",
+                          labels=labels),
+        GaugeMetricFamily("streamproc_estimated_performance_upper",
+                          "Upper bound of the 95% interval of the estimated performance",
+                          labels=labels),
+        GaugeMetricFamily("streamproc_realized_performance",
+                          "A classifier's performance over its last performance_window "
+                          "labelled predictions", labels=labels),
+    )
+    for row in view.performance:
+        key = [row.model_id, row.model_version, row.metric]
+        for family, value in zip(families, (row.estimate, row.lower, row.upper, row.realised),
+                                 strict=True):
+            if value is not None and math.isfinite(value):
+                family.add_metric(key, value)
+    return families
 
 
 class WorkerMetrics:
@@ -318,12 +362,16 @@ def scrape_view(units: dict[int, PartitionMonitors], failed: dict[int, str]) -> 
     from the views the core provides."""
     rows: list[MonitorRow] = []
     joins: list[tuple[str, str, int]] = []
+    performance: list[PerformanceRow] = []
     for unit in units.values():
+        performance += [PerformanceRow(model_id, version, *v)
+                        for model_id, version, v in unit.performance_views()]
         rows += [MonitorRow(model_id, v.signal, v.name, v.observations, v.mean,
                             v.reference_mean, v.reference_sd, v.learning,
                             tuple(sorted(v.scores.items())), v.dependence, v.stage)
                  for model_id, v in unit.monitor_views()]
         joins += unit.join_counts()
     rows.sort(key=lambda r: (r.model_id, r.signal, r.feature))
-    return ScrapeView(monitors=tuple(rows), joins=tuple(joins),
+    performance.sort(key=lambda r: (r.model_id, r.model_version, r.metric))
+    return ScrapeView(monitors=tuple(rows), joins=tuple(joins), performance=tuple(performance),
                       partitions=tuple(sorted(units)), failed=tuple(sorted(failed)))

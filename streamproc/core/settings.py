@@ -83,6 +83,11 @@ LIMITS: dict[str, Limit] = {
     "min_category_share": Limit(0.01, gt=0, lt=0.5,
                                 doc="Categories below this reference share are pooled."),
     "season_bins": Limit(24, ge=MIN_BINS, le=MAX_BINS, doc="Phase bins of a declared season."),
+    # 2,000 predictions: the realised accuracy of a window this long has a sampling sd
+    # of ~0.005 at 0.95 and ~0.008 at 0.85 (a change of a point or two is readable),
+    # and a change still fills it within minutes at production rates.
+    "performance_window": Limit(2000, ge=100, le=100_000, doc="Predictions over which a "
+                                "scored classifier's performance is estimated."),
     "max_features": Limit(1000, ge=1, doc="Features monitored per model version."),
     "max_versions": Limit(3, ge=1, doc="Versions of a model monitored at once."),
     "join_max_predictions": Limit(20_000, ge=1, doc="Predictions waiting for a label, per model."),
@@ -146,6 +151,20 @@ class MonitorSettings:
     numeric_detectors
         The built-in detectors of numeric monitors (None: all of them, the default;
         ``()``: only the configured River detectors).
+    estimation
+        Estimate a scored classifier's performance from its scores, test its fall
+        (``estimated_accuracy``) and, where labels arrive, its calibration
+        (``calibration_check``); see :class:`~streamproc.core.monitors.EstimationMonitor`.
+    performance_window
+        Predictions over which estimated (and realised) performance is reported.
+    multivariate
+        Test the joint structure of a model's numeric features (``joint_drift``, at most
+        16 features), see :class:`~streamproc.core.monitors.JointMonitor`. Off by
+        default: a change of one feature's distribution moves the joint statistic too, so
+        it alerts beside that feature's own monitor; turn it on where correlations matter.
+    multivariate_marginals
+        How the joint monitor scores each feature: ``auto`` (linear for near-normal
+        features, normal scores otherwise), ``normal``, ``linear`` or ``given``.
     """
 
     reference_size: int = LIMITS["reference_size"].default
@@ -162,6 +181,10 @@ class MonitorSettings:
     feature_seasonality: tuple[tuple[str, float], ...] = ()
     season_bins: int = LIMITS["season_bins"].default
     numeric_detectors: tuple[str, ...] | None = None
+    estimation: bool = True
+    performance_window: int = LIMITS["performance_window"].default
+    multivariate: bool = False
+    multivariate_marginals: str = "auto"
 
     def season_for(self, signal: str, feature: str | None) -> Season | None:
         """The declared season of a monitor (a feature's own, else the model's)."""
@@ -178,11 +201,18 @@ class MonitorSettings:
                 f"reference_size must be at least 4 blocks ({4 * self.block_size}), "
                 f"got {self.reference_size!r}"
             )
+        if self.multivariate_marginals not in _MARGINALS:
+            raise InvalidSetting(f"multivariate_marginals must be one of "
+                                 f"{', '.join(_MARGINALS)}, got {self.multivariate_marginals!r}")
 
 
+# The joint monitor's marginal maps (streamproc.core.reference.MARGINALS; a test checks
+# they agree: settings sit below the references).
+_MARGINALS = ("auto", "normal", "linear", "given")
 # Checked by MonitorSettings (and reference_size against the block size too).
 _MONITOR_LIMITS = ("reference_size", "block_size", "target_shift", "spread_target", "adwin_clock",
-                   "cooldown_events", "max_categories", "min_category_share", "season_bins")
+                   "cooldown_events", "max_categories", "min_category_share", "season_bins",
+                   "performance_window")
 
 
 @dataclass(frozen=True)

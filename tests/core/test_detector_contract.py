@@ -20,11 +20,20 @@ import pytest
 from streamproc.core.contracts.detection import SEVERITIES
 from streamproc.core.contracts.schemas import schema
 from streamproc.core.detectors.contract import FitContext
-from streamproc.core.detectors.inputs import Blocks, Flags, ShareBlocks, TagView
+from streamproc.core.detectors.inputs import (
+    Blocks,
+    CorrectnessBlocks,
+    Flags,
+    LabelledItems,
+    LikelihoodRatios,
+    ShareBlocks,
+    TagView,
+)
 from streamproc.core.detectors.registry import REGISTRY, algorithms_stamp, build
 from streamproc.core.detectors.river.adapter import CALIBRATION, RiverDetector, RiverSpec
 from streamproc.core.monitors.race import race
 from streamproc.core.settings import MonitorSettings
+from streamproc.core.stats import JointLikelihood
 
 SETTINGS = MonitorSettings()
 ARL = 1e6
@@ -37,6 +46,12 @@ REFERENCE = {
     "flags": {"n": 2000, "ones": 100, "singletons": 100},
     "shares": {"n": 2000, "block": 50, "mean_se": 0.024, "names": ["a", "b", "c"],
                "shares": [0.5, 0.3, 0.2]},
+    # A classifier's design: blocks of 32 expected correctness, 156 reference blocks.
+    "correctness": {"mean": 0.9, "scale": 0.01, "mean_se": 1 / math.sqrt(156),
+                    "scale_se": 1 / math.sqrt(312), "block_size": 32, "target_drop": 0.02},
+    "labelled": {"sketch": np.quantile(np.random.default_rng(5).beta(9, 1, 5000),
+                                       (np.arange(64) + 0.5) / 64).tolist(), "bias_se": 0.02},
+    "likelihood": {"d": 2},
 }
 REPORT_REFERENCE = {"mean": 10.0, "sd": 2.0, "rate": 0.05, "unseen_rate": 0.05,
                     "names": ["a", "b", "c"], "shares": [0.5, 0.3, 0.2]}
@@ -71,6 +86,16 @@ def _stream(kind: str, seed: int, rate: float) -> dict[str, np.ndarray]:
                 "raw_var": 1.0 + 0.1 * rng.random(n)}
     if kind == "flags":
         return {"x": rng.random(n) < np.where(after, 0.3, rate)}
+    if kind == "correctness":  # block scores fall by 2 sd (accuracy by 0.02)
+        z = rng.normal(0.0, 1.0, n) - 2.0 * after
+        return {"z": z, "mean": 0.9 + 0.01 * z}
+    if kind == "labelled":  # realised correctness falls 0.3 below the expected
+        c = rng.beta(9, 1, n)
+        return {"c": c, "x": (rng.random(n) < c - 0.3 * after).astype(float)}
+    if kind == "likelihood":  # independent vectors, then correlated 0.9
+        u = rng.normal(size=(n, 2))
+        u[STABLE:] = u[STABLE:] @ np.array([[1.0, 0.9], [0.0, 0.44]])
+        return {"w": JointLikelihood(2).feed(u)}
     counts = rng.multinomial(50, [0.5, 0.3, 0.2], n)
     return {"y": rng.normal(0.0, 1.0, n) + 4.0 * after, "counts": counts}
 
@@ -81,9 +106,15 @@ def _input(kind: str, data: dict[str, np.ndarray], a: int, b: int) -> Any:
     cut = {k: v[a:b] for k, v in data.items()}
     if kind == "blocks":
         return Blocks(tags=tags, ends=ends, **cut)
+    pos = np.arange(a, b)
     if kind == "flags":
-        pos = np.arange(a, b)
         return Flags(cut["x"], TagView(pos, pos.astype(float)))
+    if kind == "correctness":
+        return CorrectnessBlocks(cut["z"], cut["mean"], tags, ends)
+    if kind == "labelled":
+        return LabelledItems(cut["x"], cut["c"], TagView(pos, pos.astype(float)))
+    if kind == "likelihood":
+        return LikelihoodRatios(cut["w"], TagView(pos, pos.astype(float)))
     return ShareBlocks(cut["y"], cut["counts"], tags, ends)
 
 

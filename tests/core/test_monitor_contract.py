@@ -17,10 +17,13 @@ import pytest
 
 from streamproc.core.monitors import (
     CategoricalMonitor,
+    EstimationMonitor,
+    JointMonitor,
     Monitor,
     MonitorView,
     NumericMonitor,
     RateMonitor,
+    ScoreLayout,
     ValueMonitor,
 )
 from streamproc.core.settings import MonitorSettings
@@ -49,6 +52,44 @@ def _nulls(rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
     return stable, changed
 
 
+def _scored(rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
+    """(score, label) of a binary classifier whose scores move towards 0.5."""
+    def rows(a: float, n: int) -> list[Any]:
+        p = rng.beta(a, a, n)
+        return np.stack([p, rng.random(n) < p], axis=1).tolist()
+
+    return rows(0.6, STABLE), rows(1.5, CHANGED)
+
+
+def _joint(rng: np.random.Generator) -> tuple[list[Any], list[Any]]:
+    """Three features; the first two's correlation flips from 0.6 to -0.6."""
+    def rows(r: float, n: int) -> list[Any]:
+        cov = [[1.0, r, 0.0], [r, 1.0, 0.0], [0.0, 0.0, 1.0]]
+        return rng.multivariate_normal([1.0, 2.0, 3.0], cov, n).tolist()
+
+    return rows(0.6, STABLE), rows(-0.6, CHANGED)
+
+
+class _Scored:
+    """The estimation monitor fed predictions, then their labels, in rounds of 256
+    positions (labels come after their predictions, however the stream is cut)."""
+
+    @staticmethod
+    def update(mon: EstimationMonitor, v: np.ndarray, pos: np.ndarray,
+               ts: np.ndarray) -> list[Any]:
+        out: list[Any] = []
+        rounds = pos // 256
+        for r in np.unique(rounds):
+            k = rounds == r
+            s, y = v[k, 0], v[k, 1].astype(np.int64)
+            pred = (s >= 0.5).astype(np.int64)
+            out += mon.update_predictions(s, pred, pos[k], ts[k])
+            out += mon.update_labelled(s, pred, y, pos[k], ts[k])
+        return out
+
+
+LAYOUT = {"0": 0.5, "1": 0.5}
+
 # class -> (make a calibrated monitor, the values it is fed, the stream, detectors that
 # should fire on the change)
 CASES: dict[type, tuple[Callable[[], Any], Callable[[list[Any]], Any], Callable[..., Any],
@@ -61,6 +102,12 @@ CASES: dict[type, tuple[Callable[[], Any], Callable[[list[Any]], Any], Callable[
                   lambda v: np.asarray(v, dtype=bool), _flags, {"error_rate"}),
     FeatureMonitor: (lambda: FeatureMonitor(SETTINGS, "x", "numeric"), list, _nulls,
                      {"missing_rate"}),
+    EstimationMonitor: (lambda: EstimationMonitor(SETTINGS, ScoreLayout.discover(LAYOUT), 500),
+                        lambda v: np.asarray(v, dtype=np.float64).reshape(-1, 2), _scored,
+                        {"estimated_accuracy", "calibration_check"}),
+    JointMonitor: (lambda: JointMonitor(SETTINGS, ["a", "b", "c"]),
+                   lambda v: np.asarray(v, dtype=np.float64).reshape(-1, 3), _joint,
+                   {"joint_drift"}),
 }
 
 
@@ -83,8 +130,11 @@ def _feed(mon: Any, values: list[Any], cuts: list[int], start: int = 0) -> list[
     bounds = [start, *[c for c in cuts if c > start], len(values)]
     for a, b in zip(bounds, bounds[1:], strict=False):
         pos = np.arange(a, b)
-        out += [(d.detector, d.position, d.onset_position, d.description)
-                for d in mon.update(convert(values[a:b]), pos, 1.7e9 + pos * 0.1)]
+        ts = 1.7e9 + pos * 0.1
+        v = convert(values[a:b])
+        dets = (_Scored.update(mon, v, pos, ts) if isinstance(mon, EstimationMonitor)
+                else mon.update(v, pos, ts))
+        out += [(d.detector, d.position, d.onset_position, d.description) for d in dets]
     return out
 
 
@@ -94,8 +144,8 @@ def _state(mon: Any) -> str:
 
 def _restore(mon: Any) -> Any:
     state = json.loads(_state(mon))
-    if isinstance(mon, FeatureMonitor):
-        return FeatureMonitor.from_state(SETTINGS, state)
+    if isinstance(mon, (FeatureMonitor, EstimationMonitor, JointMonitor)):
+        return type(mon).from_state(SETTINGS, state)
     fresh = CASES[type(mon)][0]()
     fresh.load_state(state)
     return fresh

@@ -19,7 +19,8 @@ from streamproc.core.settings import DetectionConfig, MonitorSettings
 from streamproc.core.snapshot import decode, encode
 from streamproc.core.units.partition import PartitionMonitors
 
-CONFIG = DetectionConfig(MonitorSettings(reference_size=500))
+# Joint drift on (off by default): the crash test covers its state too.
+CONFIG = DetectionConfig(MonitorSettings(reference_size=500, multivariate=True))
 
 
 def _stream(n: int, seed: int) -> dict[str, list[InputEvent]]:
@@ -83,8 +84,11 @@ def test_alerts_follow_the_drift_alert_schema() -> None:
             alerts += pm.apply(kind, kind, stream[kind][start:start + 500],
                                detected_at=1.7e9).alerts
     check = jsonschema_rs.validator_for(schema("alert"), validate_formats=True)
+    # churn's mean shift of "a" moves the joint structure of (a, c) too: the joint
+    # monitor (on here) alerts beside the feature's own, naming the direction.
     assert {(a["model_id"], a["signal"], a["feature"], a["detector"]) for a in alerts} == {
-        ("churn", "feature", "a", "cusum"), ("fraud", "performance", None, "error_rate")}
+        ("churn", "feature", "a", "cusum"), ("fraud", "performance", None, "error_rate"),
+        ("churn", "multivariate", None, "joint_drift")}
     for a in alerts:
         check.validate(a)
 

@@ -4,7 +4,13 @@
   blocks of normal scores, whitened against the reference's dependence);
 * :class:`Flags`: one 0/1 item per event (a value out of range, missing, of the
   wrong type, never seen before; a wrong prediction);
-* :class:`ShareBlocks`: chi-square scores of blocks of categories.
+* :class:`ShareBlocks`: chi-square scores of blocks of categories;
+* :class:`CorrectnessBlocks`: normal scores of block means of a classifier's expected
+  correctness (``estimated_accuracy``);
+* :class:`LabelledItems`: labelled predictions, realised beside expected correctness
+  (``calibration_check``);
+* :class:`LikelihoodRatios`: each event's joint-drift log-likelihood ratio
+  (``joint_drift``).
 
 Each has ``n`` items and ``ends[i]``, the index in the monitor's segment of the event
 that completes item ``i``: that is how :func:`~streamproc.core.monitors.race` lines up
@@ -13,14 +19,15 @@ detectors that read different inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..contracts import Tag
 
-__all__ = ["Blocks", "Flags", "ShareBlocks", "TagView"]
+__all__ = ["Blocks", "CorrectnessBlocks", "Flags", "LabelledItems", "LikelihoodRatios",
+           "ShareBlocks", "TagView"]
 
 # The block series that the built-in CUSUMs (cusum, spread) read.
 _QUANTIZED = ("z", "spread", "raw_mean", "raw_var")
@@ -120,3 +127,80 @@ class ShareBlocks:
     def n(self) -> int:
         return len(self.y)
 
+
+
+@dataclass(slots=True)
+class CorrectnessBlocks:
+    """Blocks of predictions: ``z`` the normal score of each block's mean expected
+    correctness against the reference (N(0, 1) on a stable stream), ``mean`` that mean
+    (an accuracy); ``tags[k]`` the tag of block k's first prediction, ``ends[k]`` the
+    segment index of its last."""
+
+    z: np.ndarray
+    mean: np.ndarray
+    tags: Sequence[Tag]
+    ends: np.ndarray
+    _cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """A series computed once per batch for every detector that reads it."""
+        out = self._cache.get(name)
+        if out is None:
+            out = self._cache[name] = make()
+        return out
+
+    @property
+    def n(self) -> int:
+        return len(self.z)
+
+
+@dataclass(slots=True)
+class LabelledItems:
+    """Labelled predictions, one item per event: ``x`` 1.0 where the prediction was
+    right, ``c`` its expected correctness under the calibration."""
+
+    x: np.ndarray
+    c: np.ndarray
+    tags: TagView
+    _cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """A series computed once per batch for every detector that reads it."""
+        out = self._cache.get(name)
+        if out is None:
+            out = self._cache[name] = make()
+        return out
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
+
+    @property
+    def ends(self) -> np.ndarray:
+        return np.arange(len(self.x))
+
+
+@dataclass(slots=True)
+class LikelihoodRatios:
+    """One joint-drift increment per event (the log-likelihood ratio of the estimated
+    covariance against the reference's, see
+    :class:`~streamproc.core.stats.JointLikelihood`)."""
+
+    w: np.ndarray
+    tags: TagView
+    _cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """A series computed once per batch for every detector that reads it."""
+        out = self._cache.get(name)
+        if out is None:
+            out = self._cache[name] = make()
+        return out
+
+    @property
+    def n(self) -> int:
+        return len(self.w)
+
+    @property
+    def ends(self) -> np.ndarray:
+        return np.arange(len(self.w))

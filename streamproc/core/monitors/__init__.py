@@ -1,4 +1,6 @@
-"""Monitors of one signal: numeric, categorical and rate monitors.
+"""Monitors of one signal: numeric, categorical and rate monitors; and two of a whole
+model: a scored classifier's estimated performance and calibration
+(:class:`EstimationMonitor`), its numeric features' joint structure (:class:`JointMonitor`).
 
 Each learns a reference, turns values into its detectors' input (the numeric block
 pipeline, category blocks, 0/1 flags), runs its detectors (:func:`race`: the earliest
@@ -15,6 +17,9 @@ from __future__ import annotations
 from .alarms import apply_cooldown, make_detection
 from .categorical import CategoricalMonitor
 from .contract import Monitor, MonitorView, ValueMonitor
+from .estimation import EstimationMonitor, layout_of
+from .estimation_window import ScoreLayout
+from .joint import D_MAX, JointMonitor, as_matrix, select_features
 from .numeric import NumericMonitor
 from .numeric_pipeline import BlockPipeline
 from .race import race
@@ -22,6 +27,13 @@ from .rate import RateMonitor
 
 __all__ = [
     "apply_cooldown",
+    "as_matrix",
+    "D_MAX",
+    "EstimationMonitor",
+    "JointMonitor",
+    "layout_of",
+    "ScoreLayout",
+    "select_features",
     "BlockPipeline",
     "CategoricalMonitor",
     "make_detection",

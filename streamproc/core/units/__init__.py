@@ -14,6 +14,7 @@ from __future__ import annotations
 from .feature import FeatureMonitor, kind_of
 from .label_join import JoinBuffer, Outcome, is_number
 from .model import ModelMonitor, task_of
+from .model_wide import ModelWide, PerformanceView
 from .partition import Applied, PartitionMonitors
 from .places import ModelPlaces, Segment
 from .rows import group_rows
@@ -27,8 +28,10 @@ __all__ = [
     "kind_of",
     "ModelMonitor",
     "ModelPlaces",
+    "ModelWide",
     "Outcome",
     "PartitionMonitors",
+    "PerformanceView",
     "Segment",
     "task_of",
 ]

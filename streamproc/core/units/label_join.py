@@ -34,6 +34,7 @@ class Outcome:
     prediction: Any
     label: Any
     timestamp: float  # the label's time: when the model's error became known
+    scores: dict[str, Any] | None = None  # the prediction's class scores, if it sent any
 
     def error(self, regression: bool) -> float:
         """The prediction's error: ``|prediction - label|`` for a regression (NaN unless
@@ -64,10 +65,12 @@ class JoinBuffer:
     >>> jb = JoinBuffer(max_predictions=2, max_labels=2, window_seconds=60)
     >>> jb.add_prediction("e1", "v1", "cat", 0.0)
     >>> jb.add_label("e1", "dog", 5.0)
-    Outcome(event_id='e1', model_version='v1', prediction='cat', label='dog', timestamp=5.0)
+    Outcome(event_id='e1', model_version='v1', prediction='cat', label='dog', timestamp=5.0, \
+scores=None)
     >>> jb.add_label("e9", "dog", 6.0)  # no prediction yet: waits
     >>> jb.add_prediction("e9", "v1", "dog", 4.0)
-    Outcome(event_id='e9', model_version='v1', prediction='dog', label='dog', timestamp=6.0)
+    Outcome(event_id='e9', model_version='v1', prediction='dog', label='dog', timestamp=6.0, \
+scores=None)
     >>> jb.add_label("e9", "dog", 7.0)  # a second label for e9
     >>> jb.add_label("e5", "cat", 8.0)  # never predicted: expires once predictions
     >>> jb.add_prediction("e2", "v1", "cat", 200.0)  # are a window later
@@ -85,7 +88,7 @@ class JoinBuffer:
         self.max_predictions = max_predictions
         self.max_labels = max_labels
         self.window_seconds = float(window_seconds)
-        # event_id -> [model_version, prediction, timestamp]
+        # event_id -> [model_version, prediction, timestamp, scores]
         self._predictions: OrderedDict[str, list[Any]] = OrderedDict()
         # event_id -> [label, timestamp]
         self._labels: OrderedDict[str, list[Any]] = OrderedDict()
@@ -106,15 +109,17 @@ class JoinBuffer:
         }
 
     def add_prediction(
-        self, event_id: str, model_version: str, prediction: Any, timestamp: float
+        self, event_id: str, model_version: str, prediction: Any, timestamp: float,
+        scores: dict[str, Any] | None = None,
     ) -> Outcome | None:
         if timestamp > self._prediction_clock:
             self._prediction_clock = timestamp
             self._expire_labels()
         pending = self._labels.pop(event_id, None)
         if pending is not None:
-            return self._join(event_id, model_version, prediction, pending[0], pending[1])
-        self._predictions[event_id] = [model_version, prediction, timestamp]
+            return self._join(event_id, model_version, prediction, pending[0], pending[1],
+                              scores)
+        self._predictions[event_id] = [model_version, prediction, timestamp, scores]
         self._predictions.move_to_end(event_id)
         while len(self._predictions) > self.max_predictions:
             self._predictions.popitem(last=False)
@@ -127,7 +132,7 @@ class JoinBuffer:
             self._expire_predictions()
         waiting = self._predictions.pop(event_id, None)
         if waiting is not None:
-            return self._join(event_id, waiting[0], waiting[1], label, timestamp)
+            return self._join(event_id, waiting[0], waiting[1], label, timestamp, waiting[3])
         if event_id in self._joined_recent:
             self.duplicate_labels += 1
             return None
@@ -141,13 +146,14 @@ class JoinBuffer:
         return None
 
     def _join(
-        self, event_id: str, version: str, prediction: Any, label: Any, label_ts: float
+        self, event_id: str, version: str, prediction: Any, label: Any, label_ts: float,
+        scores: dict[str, Any] | None,
     ) -> Outcome:
         self.joined += 1
         self._joined_recent[event_id] = None
         while len(self._joined_recent) > self.max_labels:
             self._joined_recent.popitem(last=False)
-        return Outcome(event_id, version, prediction, label, label_ts)
+        return Outcome(event_id, version, prediction, label, label_ts, scores)
 
     def _expire_predictions(self) -> None:
         """Predictions older than the window before the latest label get no label."""
@@ -181,7 +187,10 @@ class JoinBuffer:
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
-        self._predictions = OrderedDict((str(k), [v, p, float(t)]) for k, v, p, t in state["p"])
+        # Entries saved before scores were kept have four fields.
+        self._predictions = OrderedDict(
+            (str(e[0]), [e[1], e[2], float(e[3]), e[4] if len(e) > 4 else None])
+            for e in state["p"])
         self._labels = OrderedDict((str(k), [lab, float(t)]) for k, lab, t in state["l"])
         self._joined_recent = OrderedDict((str(k), None) for k in state["j"])
         self._prediction_clock, self._label_clock = (

@@ -15,6 +15,7 @@ from ..monitors import Monitor, MonitorView, NumericMonitor, RateMonitor
 from ..settings import MonitorSettings
 from .feature import FeatureMonitor, kind_of
 from .label_join import Outcome, is_number
+from .model_wide import ModelWide, PerformanceView
 
 __all__ = ["ModelMonitor", "task_of"]
 
@@ -93,6 +94,7 @@ class ModelMonitor:
         self.features: dict[str, FeatureMonitor] = {}
         self.predictions: dict[str, FeatureMonitor] = {}  # "prediction" and "score:<class>"
         self.performance: NumericMonitor | RateMonitor | None = None
+        self.wide = ModelWide(settings)  # estimation and joint monitors
         self.n_feature_events = 0
         self.n_prediction_events = 0
         self.n_outcomes = 0
@@ -103,7 +105,7 @@ class ModelMonitor:
         monitors: list[Monitor] = [*self.features.values(), *self.predictions.values()]
         if self.performance is not None:
             monitors.append(self.performance)
-        return monitors
+        return monitors + [m for ms in self.wide.groups().values() for m in ms]
 
     @property
     def n_detectors(self) -> int:
@@ -117,9 +119,10 @@ class ModelMonitor:
         return "regression" if isinstance(self.performance, NumericMonitor) else "classification"
 
     def _groups(self) -> dict[str, list[Monitor]]:
+        wide = self.wide.groups()
         return {
-            "features": list(self.features.values()),
-            "predictions": list(self.predictions.values()),
+            "features": [*self.features.values(), *wide["features"]],
+            "predictions": [*self.predictions.values(), *wide["predictions"]],
             "performance": [] if self.performance is None else [self.performance],
         }
 
@@ -162,7 +165,7 @@ class ModelMonitor:
             if kind is not None:
                 self.features[name] = FeatureMonitor(self.settings, name, kind)
                 added = True
-        if added:
+        if self.wide.discover_joint(self.features) or added:
             self.recalibrate("features")
         out: list[Detection] = []
         for name, monitor in self.features.items():
@@ -171,6 +174,7 @@ class ModelMonitor:
                 out += monitor.update([f.get(name) for f in features], pos, ts, off)
             else:
                 out += monitor.update(column, pos, ts, off, plain)
+        out += self.wide.features(columns, features, pos, ts, off)
         return self._finish(out, base, rows)
 
     # -- predictions ------------------------------------------------------------------------
@@ -201,7 +205,7 @@ class ModelMonitor:
                     self.settings, key, "numeric", signal="prediction", quality=False, label=key
                 )
                 added = True
-        if added:
+        if self.wide.discover_estimation(scores, self.task) or added:
             self.recalibrate("predictions")
         out: list[Detection] = []
         for key, monitor in self.predictions.items():
@@ -211,6 +215,7 @@ class ModelMonitor:
                 cls = key[len("score:") :]
                 column = [s.get(cls) if s else None for s in scores]
             out += monitor.update(column, pos, ts, off)
+        out += self.wide.predictions(predictions, scores, pos, ts)
         return self._finish(out, base, rows)
 
     # -- performance ------------------------------------------------------------------------
@@ -241,6 +246,7 @@ class ModelMonitor:
             wrong = np.fromiter((o.error(regression=False) == 1.0 for o in outcomes),
                                 dtype=bool, count=n)
             dets = self.performance.update(wrong, pos, ts, off)
+        dets += self.wide.outcomes(outcomes, pos, ts, off)
         return self._finish(dets, base, rows)
 
     @staticmethod
@@ -258,7 +264,11 @@ class ModelMonitor:
         if self.performance is not None:
             name = "abs_error" if isinstance(self.performance, NumericMonitor) else "error_rate"
             views.append(self.performance.view("performance", name))
-        return views
+        return views + self.wide.views()
+
+    def performance_views(self) -> list[PerformanceView]:
+        """Estimated and realised metrics of a scored classifier (empty otherwise)."""
+        return self.wide.performance()
 
     def to_state(self) -> dict[str, Any]:
         perf = self.performance
@@ -277,6 +287,7 @@ class ModelMonitor:
             },
             "n": [self.n_feature_events, self.n_prediction_events, self.n_outcomes,
                   self.ignored_features],
+            "wide": self.wide.to_state(),
         }
 
     @classmethod
@@ -303,5 +314,6 @@ class ModelMonitor:
             mm.performance.load_state(perf["state"])
         counts = [int(v) for v in state["n"]]
         mm.n_feature_events, mm.n_prediction_events, mm.n_outcomes, mm.ignored_features = counts
+        mm.wide = ModelWide.from_state(settings, state.get("wide"))
         mm.recalibrate()  # the budget in force now applies to restored monitors
         return mm

@@ -29,6 +29,7 @@ from ..settings import DetectionConfig
 from .encoded import EncodedModels
 from .label_join import JoinBuffer, Outcome
 from .model import ModelMonitor
+from .model_wide import PerformanceView
 from .places import ModelPlaces
 from .rows import group_rows
 
@@ -259,7 +260,7 @@ class PartitionMonitors:
         for row, (model_id, version, event_id, body) in enumerate(zip(
                 events.model_ids, events.versions, events.event_ids, bodies, strict=True)):
             outcome = self._join(model_id).add_prediction(
-                event_id, version, body["prediction"], ts[row]
+                event_id, version, body["prediction"], ts[row], body.get("scores")
             )
             if outcome is not None:
                 lists = outcomes.setdefault((model_id, outcome.model_version), ([], []))
@@ -312,6 +313,12 @@ class PartitionMonitors:
             out += [(model_id, v._replace(observations=totals[(v.signal, v.name)]))
                     for v in views]
         return out
+
+    def performance_views(self) -> list[tuple[str, str, PerformanceView]]:
+        """(model, version, metric view) of every monitored version of a scored
+        classifier: estimated performance with its interval, and realised beside it."""
+        return [(model_id, version, v) for model_id, versions in self.models.items()
+                for version, mm in versions.items() for v in mm.performance_views()]
 
     def join_counts(self) -> list[tuple[str, str, int]]:
         """(model, outcome, count) of every model's label join (see :mod:`.label_join`)."""

@@ -54,7 +54,8 @@ class Cusum:
     Parameters
     ----------
     allowance
-        ``k``: subtracted from every item (half the shift it is tuned for).
+        ``k``: subtracted from every item (half the shift it is tuned for; 0 for items
+        that are log-likelihood ratios already, whose drift is negative in control).
     threshold
         ``h``: the statistic alarms above it.
 
@@ -73,8 +74,8 @@ class Cusum:
                  "_tag", "_detected", "_scan", "started_at")
 
     def __init__(self, allowance: float, threshold: float) -> None:
-        if allowance <= 0:
-            raise InvalidSetting(f"allowance must be positive, got {allowance!r}")
+        if not allowance >= 0:
+            raise InvalidSetting(f"allowance must be zero or positive, got {allowance!r}")
         if threshold <= 0:
             raise InvalidSetting(f"threshold must be positive, got {threshold!r}")
         self.allowance = float(allowance)
@@ -130,6 +131,15 @@ class Cusum:
         """Mean of the (quantized) auxiliary series over the current excursion."""
         m = self.excursion_length
         return self._aux / m / _SCALE if m and isinstance(self._aux, int) else 0.0
+
+    @property
+    def aux_means(self) -> list[float]:
+        """Means of each auxiliary column over the current excursion (rows of quantized
+        items, see :meth:`advance`); empty when there is no excursion."""
+        m = self.excursion_length
+        if not m or isinstance(self._aux, int):
+            return []
+        return [a / m / _SCALE for a in self._aux]
 
     @property
     def aux_total(self) -> Any:
