@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import gzip
-import subprocess
 import sys
 from pathlib import Path
 
@@ -35,6 +34,7 @@ for p in (str(ROOT), str(HERE)):
         sys.path.insert(0, p)
 
 from _common import git_revision  # noqa: E402
+from realdata import backtest_stdin  # noqa: E402
 from realdata_corpus import NAB_DIR, Series, load_corpus  # noqa: E402
 
 __all__ = ["SERIES", "SHIFT", "SHIFT_EVENTS", "backtest", "main", "reference_size",
@@ -45,30 +45,13 @@ REFERENCE_SHARE = 0.15  # the same first 15% as realdata.py uses
 SHIFT = -30.0  # the issue's shift, in the sensor's units (2.3 sd of the 15% reference)
 SHIFT_EVENTS = 5_000  # the issue's bound on the detection delay
 SHUFFLE_SEED = 7  # the shuffled reference of (c), repeatable
-SUBPROCESS_TIMEOUT = 300  # seconds: a hung run fails the script instead of stalling it
 
 
 def reference_size(n: int) -> int:
     return int(REFERENCE_SHARE * n)
 
 
-def backtest(values: np.ndarray, ref: int) -> tuple[list[int], list[int], str]:
-    """(onsets, detection positions, the CLI's stderr) of ``backtest --stdin``."""
-    text = "\n".join(repr(float(v)) for v in values) + "\n"
-    proc = subprocess.run(
-        [sys.executable, "-m", "streamproc", "backtest", "--stdin",
-         "--reference-size", str(ref)],
-        input=text, capture_output=True, text=True, timeout=SUBPROCESS_TIMEOUT, cwd=ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"streamproc backtest --stdin --reference-size {ref} exited "
-                           f"{proc.returncode}: {proc.stderr.strip()[-400:]}")
-    onsets, hits = [], []
-    for line in proc.stdout.split("\n"):
-        if line.strip():
-            onset, detected = line.split()
-            onsets.append(int(onset))
-            hits.append(int(detected))
-    return onsets, hits, proc.stderr.strip()
+backtest = backtest_stdin  # the real-data benchmark's own call of the CLI
 
 
 def shifted_stream(values: np.ndarray, ref: int, shuffle_seed: int | None = None

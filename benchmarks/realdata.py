@@ -45,7 +45,7 @@ from _common import git_revision, package_version  # noqa: E402
 from realdata_corpus import Series, load_corpus  # noqa: E402
 from realdata_report import render  # noqa: E402
 
-__all__ = ["DETECTORS", "main", "reference_size", "run_series", "shift_check"]
+__all__ = ["DETECTORS", "backtest_stdin", "main", "reference_size", "run_series", "shift_check"]
 
 STREAMPROC, ADWIN, PH, KSWIN = "streamproc", "River ADWIN", "River PageHinkley", "River KSWIN"
 DETECTORS = (STREAMPROC, ADWIN, PH, KSWIN)
@@ -66,8 +66,8 @@ def reference_size(n: int, floor: int = CLI_FLOOR) -> int:
     return max(floor, int(REFERENCE_SHARE * n))
 
 
-def run_streamproc(values: np.ndarray, ref: int) -> tuple[list[int], list[int]]:
-    """(onsets, detection positions) of ``streamproc backtest --stdin`` on the values."""
+def backtest_stdin(values: np.ndarray, ref: int) -> tuple[list[int], list[int], str]:
+    """(onsets, detection positions, the CLI's stderr) of ``streamproc backtest --stdin``."""
     text = "\n".join(repr(float(v)) for v in values) + "\n"
     proc = subprocess.run(
         [sys.executable, "-m", "streamproc", "backtest", "--stdin",
@@ -82,6 +82,12 @@ def run_streamproc(values: np.ndarray, ref: int) -> tuple[list[int], list[int]]:
             onset, detected = line.split()
             onsets.append(int(onset))
             hits.append(int(detected))
+    return onsets, hits, proc.stderr.strip()
+
+
+def run_streamproc(values: np.ndarray, ref: int) -> tuple[list[int], list[int]]:
+    """(onsets, detection positions) of ``streamproc backtest --stdin`` on the values."""
+    onsets, hits, _ = backtest_stdin(values, ref)
     return onsets, hits
 
 
