@@ -129,8 +129,23 @@ class ShareBlocks:
 
 
 
+class _Memo:
+    """``memo``: a series computed once per batch for every detector that reads it (the
+    inputs below keep it in their ``_cache`` field)."""
+
+    __slots__ = ()
+    _cache: dict[str, np.ndarray]
+
+    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+        """A series computed once per batch for every detector that reads it."""
+        out = self._cache.get(name)
+        if out is None:
+            out = self._cache[name] = make()
+        return out
+
+
 @dataclass(slots=True)
-class CorrectnessBlocks:
+class CorrectnessBlocks(_Memo):
     """Blocks of predictions: ``z`` the normal score of each block's mean expected
     correctness against the reference (N(0, 1) on a stable stream), ``mean`` that mean
     (an accuracy); ``tags[k]`` the tag of block k's first prediction, ``ends[k]`` the
@@ -142,20 +157,13 @@ class CorrectnessBlocks:
     ends: np.ndarray
     _cache: dict[str, np.ndarray] = field(default_factory=dict)
 
-    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
-        """A series computed once per batch for every detector that reads it."""
-        out = self._cache.get(name)
-        if out is None:
-            out = self._cache[name] = make()
-        return out
-
     @property
     def n(self) -> int:
         return len(self.z)
 
 
 @dataclass(slots=True)
-class LabelledItems:
+class LabelledItems(_Memo):
     """Labelled predictions, one item per event: ``x`` 1.0 where the prediction was
     right, ``c`` its expected correctness under the calibration."""
 
@@ -163,13 +171,6 @@ class LabelledItems:
     c: np.ndarray
     tags: TagView
     _cache: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
-        """A series computed once per batch for every detector that reads it."""
-        out = self._cache.get(name)
-        if out is None:
-            out = self._cache[name] = make()
-        return out
 
     @property
     def n(self) -> int:
@@ -181,7 +182,7 @@ class LabelledItems:
 
 
 @dataclass(slots=True)
-class LikelihoodRatios:
+class LikelihoodRatios(_Memo):
     """One joint-drift increment per event (the log-likelihood ratio of the estimated
     covariance against the reference's, see
     :class:`~streamproc.core.stats.JointLikelihood`)."""
@@ -189,13 +190,6 @@ class LikelihoodRatios:
     w: np.ndarray
     tags: TagView
     _cache: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def memo(self, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
-        """A series computed once per batch for every detector that reads it."""
-        out = self._cache.get(name)
-        if out is None:
-            out = self._cache[name] = make()
-        return out
 
     @property
     def n(self) -> int:
